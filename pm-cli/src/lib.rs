@@ -1,0 +1,1 @@
+//! The `pm` command: a default FastPM pipeline, its outputs and plots.

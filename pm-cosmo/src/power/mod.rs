@@ -1,0 +1,1 @@
+//! Linear matter power spectrum (in progress).

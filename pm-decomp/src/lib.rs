@@ -1,0 +1,1 @@
+//! Communicators, domain decomposition, halo exchange and particle migration (serial, threads, MPI).

@@ -1,0 +1,1 @@
+//! Force kernels (the user-extensible `ForceKernel` trait) and the PM gravity solve with its adjoint.

@@ -1,0 +1,1 @@
+//! Lightcone observer, Born-approximation convergence maps (flat and HEALPix) and angular spectra.

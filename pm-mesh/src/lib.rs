@@ -1,0 +1,1 @@
+//! Mesh geometry, fields, mass assignment (paint/readout) with their adjoints, and power spectra.
