@@ -4,7 +4,7 @@
 //! chi(a) = (c/H0) int_a^1 da' / (a'^2 E(a')) (e.g. Hogg 1999, astro-ph/9905116, eq. 15), in
 //! Mpc/h with c/H0 = 2997.92458 Mpc/h. It is tabulated on the growth table's ln a grid by
 //! integrating dchi/dln a = -(c/H0) / (a E) with fixed-step RK4, and interpolated with cubic
-//! Hermite polynomials using that exact slope (relative error below 1e-10 at the default
+//! Hermite polynomials using that exact slope (relative error about 1e-10 at the default
 //! spacing). a(chi) inverts the same interpolant, so a(chi(a)) = a to rounding.
 
 use crate::background::Background;
