@@ -281,7 +281,7 @@ impl<S: Scalar> Cosmology<S> {
         for i in 0..=n {
             let a = (1e-5f64.ln() + (4.0f64.ln() - 1e-5f64.ln()) * i as f64 / n as f64).exp();
             let e2 = bg.e2(a);
-            if !(e2 > 0.0) {
+            if e2.is_nan() || e2 <= 0.0 {
                 return Err(CosmoError::NoExpansion { a, e2 });
             }
         }

@@ -53,7 +53,7 @@ impl LogGrid {
     /// Cell index i and fractional position t in [0, 1] of ln a between nodes i and i + 1,
     /// or `None` outside the grid.
     pub fn locate(&self, a: f64) -> Option<(usize, f64)> {
-        if !(a > 0.0) {
+        if a.is_nan() || a <= 0.0 {
             return None;
         }
         let u = (a.ln() - self.x0) / self.h;

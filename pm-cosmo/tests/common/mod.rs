@@ -4,6 +4,7 @@
 use pm_cosmo::{Amplitude, Cosmology};
 use std::path::PathBuf;
 
+/// Path of a file in `ref/`.
 pub fn ref_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("ref")
