@@ -2,7 +2,7 @@
 //! derivatives) and of evaluating them.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pm_cosmo::{Cosmology, DistanceTable, GrowthTable};
+use pm_cosmo::{Cosmology, DistanceTable, GrowthTable, LinearPower};
 use std::hint::black_box;
 
 fn build(c: &mut Criterion) {
@@ -20,6 +20,12 @@ fn build(c: &mut Criterion) {
     });
     g.bench_function("distance_dual7", |b| {
         b.iter(|| DistanceTable::new(black_box(&dual)).unwrap())
+    });
+    g.bench_function("eisenstein_hu_f64", |b| {
+        b.iter(|| LinearPower::eisenstein_hu(black_box(&cosmo)).unwrap())
+    });
+    g.bench_function("eisenstein_hu_dual7", |b| {
+        b.iter(|| LinearPower::eisenstein_hu(black_box(&dual)).unwrap())
     });
     g.finish();
 }
@@ -49,6 +55,17 @@ fn evaluate(c: &mut Criterion) {
         b.iter(|| {
             chi.iter()
                 .map(|&c| dist.a_of_chi(black_box(c)).unwrap())
+                .sum::<f64>()
+        })
+    });
+    let power = LinearPower::eisenstein_hu(&cosmo).unwrap();
+    let k: Vec<f64> = (0..1000)
+        .map(|i| 10f64.powf(-3.0 + 4.0 * i as f64 / 999.0))
+        .collect();
+    g.bench_function("eisenstein_hu_power", |b| {
+        b.iter(|| {
+            k.iter()
+                .map(|&k| power.power(black_box(k)).unwrap())
                 .sum::<f64>()
         })
     });

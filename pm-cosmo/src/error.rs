@@ -51,9 +51,7 @@ pub enum CosmoError {
         max: f64,
     },
     /// A wavenumber outside a tabulated power spectrum.
-    #[error(
-        "tabulated P(k){source_name}: k = {k} h/Mpc is outside the table's range [{min}, {max}] h/Mpc"
-    )]
+    #[error("P(k){source_name}: k = {k} h/Mpc is outside the valid range [{min}, {max}] h/Mpc")]
     WavenumberOutOfRange {
         /// ` from FILE` or empty.
         source_name: String,

@@ -35,4 +35,5 @@ pub use distance::DistanceTable;
 pub use error::{CosmoError, Result};
 pub use growth::{A_MAX, A_MIN, DEFAULT_DLNA, GrowthAt, GrowthTable};
 pub use params::{Amplitude, Cosmology};
+pub use power::{EhForm, LinearPower, TabulatedPower};
 pub use scalar::{N_PARAMS, Param, ParamDual, Scalar, derivative, param_dual, value};

@@ -125,3 +125,39 @@ fn w0wa() -> Cosmology {
         ..Cosmology::planck18()
     }
 }
+
+/// Deep in the radiation era D2 follows the power-series solution of its equation in
+/// y = a / a_eq, D2 = a_eq^2 sum c_n y^n with c = (0, -2/3, -1/2, 1/36, -1/64, 33/3200)
+/// (recursion 2 (n+1)^2 c_{n+1} + (2n^2 + n - 3) c_n = source_n), up to the common
+/// normalisation that D1 = a_eq (y + 2/3) fixes. This checks the radiation terms of the D2
+/// equation, integrated from a = 1e-8 to where the table starts.
+#[test]
+fn radiation_era_second_order_growth_follows_its_series() {
+    let c = Cosmology::planck18();
+    let g = GrowthTable::new(&c).unwrap();
+    let aeq = Background::new(&c).a_equality();
+    let coef = [
+        0.0,
+        -2.0 / 3.0,
+        -0.5,
+        1.0 / 36.0,
+        -1.0 / 64.0,
+        33.0 / 3200.0,
+    ];
+    let mut worst = 0.0f64;
+    for y in [0.04, 0.05, 0.07] {
+        let a = y * aeq;
+        let at = g.at(a).unwrap();
+        // Normalisation of the table: D1 = norm * a_eq (y + 2/3).
+        let norm = at.d1 / (aeq * (y + 2.0 / 3.0));
+        let series: f64 = coef
+            .iter()
+            .enumerate()
+            .map(|(n, c)| c * y.powi(n as i32))
+            .sum();
+        let expect = norm * norm * aeq * aeq * series;
+        worst = worst.max((at.d2 / expect - 1.0).abs());
+    }
+    println!("radiation era: max |D2 / series - 1| = {worst:.1e}");
+    assert!(worst < 1e-6, "{worst}");
+}
