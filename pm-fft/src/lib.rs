@@ -1,1 +1,107 @@
 //! 3D real FFT: the `Real` float trait, the `Fft3d` trait and its CPU (later distributed and CUDA) plans.
+//!
+//! Conventions (shared by the whole workspace, see `DESIGN.md`): real grids are C order
+//! `[nx][ny][nz]` with z contiguous; the real-to-complex transform runs along z, so Fourier
+//! arrays are `[nx][ny][nz/2+1]`, also C order. The forward transform is unnormalised with
+//! `e^{-ikx}`; the inverse carries the `1/N` (`N = nx*ny*nz`), so `inverse(forward(x)) == x`.
+
+mod cpu;
+mod error;
+mod naive;
+mod real;
+
+pub use cpu::{CpuFft3d, CpuFftPlanner};
+pub use error::FftError;
+pub use naive::NaiveDft3d;
+pub use num_complex::Complex;
+pub use real::Real;
+
+/// A planned 3D real-to-complex FFT of a fixed shape.
+///
+/// * `forward`: real `[nx][ny][nz]` to half-complex `[nx][ny][nz/2+1]`,
+///   `X[k] = sum_r x[r] e^{-2 pi i k.r / n}`, unnormalised.
+/// * `inverse`: half-complex to real, `x[r] = (1/N) sum_k X[k] e^{+2 pi i k.r / n}` over the
+///   Hermitian-extended spectrum. The imaginary parts of the `kz = 0` and `kz = nz/2` bins
+///   cannot be represented by a real field; whatever the input, the result is the real field
+///   whose spectrum is the Hermitian projection of the input (for the DC / Nyquist planes this
+///   means those imaginary parts are discarded). Equivalently, `inverse` is `1/N` times the
+///   adjoint of `forward` in the weighted inner product `sum_k w_k Re(conj(a_k) b_k)` with
+///   `w = 1` for `kz = 0, nz/2` and `w = 2` otherwise.
+///
+/// **Input buffers are used as scratch**: `forward` may overwrite `real` and `inverse` may
+/// overwrite `complex` with arbitrary values. Copy them first if you need them afterwards.
+///
+/// Buffer lengths are checked and a wrong length is returned as [`FftError::BufferSize`].
+/// The trait is object safe (`Box<dyn Fft3d<f32>>`).
+pub trait Fft3d<T: Real>: Send + Sync {
+    /// Real grid shape `[nx, ny, nz]`.
+    fn shape(&self) -> [usize; 3];
+
+    /// Forward real-to-complex transform; `real` is overwritten (used as scratch).
+    fn forward(&self, real: &mut [T], complex: &mut [Complex<T>]) -> Result<(), FftError>;
+
+    /// Inverse complex-to-real transform including the `1/N`; `complex` is overwritten.
+    fn inverse(&self, complex: &mut [Complex<T>], real: &mut [T]) -> Result<(), FftError>;
+
+    /// Fourier array shape `[nx, ny, nz/2+1]`.
+    fn complex_shape(&self) -> [usize; 3] {
+        complex_shape(self.shape())
+    }
+
+    /// Number of real elements, `nx*ny*nz`.
+    fn real_len(&self) -> usize {
+        let [nx, ny, nz] = self.shape();
+        nx * ny * nz
+    }
+
+    /// Number of complex elements, `nx*ny*(nz/2+1)`.
+    fn complex_len(&self) -> usize {
+        let [nx, ny, nzc] = self.complex_shape();
+        nx * ny * nzc
+    }
+}
+
+/// Fourier array shape `[nx, ny, nz/2+1]` of a real shape `[nx, ny, nz]`.
+pub fn complex_shape(shape: [usize; 3]) -> [usize; 3] {
+    [shape[0], shape[1], shape[2] / 2 + 1]
+}
+
+/// Checks that a shape can be planned (every dimension `>= 1`, `nz` even).
+pub fn check_shape(shape: [usize; 3]) -> Result<(), FftError> {
+    if shape.contains(&0) {
+        return Err(FftError::Shape {
+            shape,
+            reason: "every dimension must be at least 1",
+        });
+    }
+    if !shape[2].is_multiple_of(2) {
+        return Err(FftError::Shape {
+            shape,
+            reason: "nz (the real-to-complex axis) must be even",
+        });
+    }
+    Ok(())
+}
+
+/// Checks buffer lengths against a plan; shared by every implementation.
+pub(crate) fn check_buffers<T: Real>(
+    plan: &(impl Fft3d<T> + ?Sized),
+    real_len: usize,
+    complex_len: usize,
+) -> Result<(), FftError> {
+    if real_len != plan.real_len() {
+        return Err(FftError::BufferSize {
+            what: "real",
+            expected: plan.real_len(),
+            got: real_len,
+        });
+    }
+    if complex_len != plan.complex_len() {
+        return Err(FftError::BufferSize {
+            what: "complex",
+            expected: plan.complex_len(),
+            got: complex_len,
+        });
+    }
+    Ok(())
+}
