@@ -146,7 +146,7 @@ impl<T: Real> Fft3d<T> for CpuFft3d<T> {
         let nzc = nz / 2 + 1;
         strided_pass(complex, nx, ny * nzc, &self.inv_x);
         strided_pass(complex, ny, nzc, &self.inv_y);
-        let scale = T::one() / <T as Real>::from_f64((nx * ny * nz) as f64);
+        let scale = T::one() / T::lit((nx * ny * nz) as f64);
         let c2r = &self.c2r;
         complex
             .par_chunks_mut(nzc)

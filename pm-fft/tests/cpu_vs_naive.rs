@@ -257,6 +257,6 @@ fn planner_caches_and_is_object_safe() {
     assert_eq!(boxed.complex_len(), 8);
     assert_eq!(f32::NAME, "f32");
     assert_eq!(f64::NAME, "f64");
-    assert_eq!(<f32 as Real>::from_f64(0.5), 0.5f32);
-    assert_eq!(<f32 as Real>::to_f64(0.25), 0.25);
+    assert_eq!(<f32 as Real>::lit(0.5), 0.5f32);
+    assert_eq!(<f32 as Real>::as_f64(0.25), 0.25);
 }

@@ -1,1 +1,31 @@
-//! Mesh geometry, fields, mass assignment (paint/readout) with their adjoints, and power spectra.
+//! Mesh geometry, fields, mass assignment (paint / readout) with their adjoints, window
+//! compensation and power spectra.
+//!
+//! Conventions (see `DESIGN.md`): lengths in Mpc/h, wavenumbers in h/Mpc; grids C order
+//! `[x][y][z]`, grid point `j` at `x = j * cell`; Fourier grids half-complex along z;
+//! `P(k) = V |delta_k|^2 / N^2`. Every forward operation has a `*_vjp` beside it that
+//! **accumulates** (`+=`) into the gradient buffers it is given, so contributions from
+//! several paths add up without temporaries.
+
+mod compensate;
+mod error;
+mod field;
+mod mesh;
+mod paint;
+mod positions;
+mod power;
+mod readout;
+mod scheme;
+
+pub use compensate::{deconvolve, paint_interlaced};
+pub use error::MeshError;
+pub use field::{FourierField, RealField};
+pub use mesh::Mesh;
+pub use paint::{mean_particle_mass, paint, paint_vjp};
+pub use pm_fft::{Complex, Real};
+pub use positions::{Lattice, Positions};
+pub use power::{
+    Binning, CrossPowerSpectrum, PowerOptions, PowerSpectrum, cross_power_spectrum, power_spectrum,
+};
+pub use readout::{readout, readout_vector, readout_vector_vjp, readout_vjp};
+pub use scheme::Scheme;

@@ -1,0 +1,185 @@
+//! Real and Fourier fields: an ndarray grid tied to its [`Mesh`].
+
+use ndarray::Array3;
+use pm_fft::{Complex, Fft3d, Real};
+
+use crate::{Mesh, MeshError};
+
+/// A real scalar field on a mesh, C order `[x][y][z]`.
+///
+/// ```
+/// use pm_mesh::{Mesh, RealField};
+/// let mesh = Mesh::cubic(8, 100.0).unwrap();
+/// let f = RealField::<f32>::zeros(mesh);
+/// assert_eq!(f.data().shape(), &[8, 8, 8]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealField<T: Real> {
+    mesh: Mesh,
+    data: Array3<T>,
+}
+
+/// A half-complex Fourier field on a mesh, `[nx][ny][nz/2+1]`, unnormalised forward
+/// transform of a [`RealField`] (see pm-fft for the conventions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FourierField<T: Real> {
+    mesh: Mesh,
+    data: Array3<Complex<T>>,
+}
+
+fn check_shape(what: &str, expected: [usize; 3], got: &[usize]) -> Result<(), MeshError> {
+    if got != expected {
+        return Err(MeshError::MeshMismatch {
+            what: format!("{what} has shape {got:?}, the mesh needs {expected:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn check_plan<T: Real>(mesh: &Mesh, plan: &dyn Fft3d<T>) -> Result<(), MeshError> {
+    if plan.shape() != mesh.shape() {
+        return Err(MeshError::MeshMismatch {
+            what: format!(
+                "FFT plan of shape {:?} for a mesh of shape {:?}",
+                plan.shape(),
+                mesh.shape()
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl<T: Real> RealField<T> {
+    /// A zero field.
+    pub fn zeros(mesh: Mesh) -> Self {
+        Self {
+            data: Array3::from_elem(mesh.shape(), T::zero()),
+            mesh,
+        }
+    }
+
+    /// Wraps an array of the mesh's shape (standard C layout required).
+    pub fn from_array(mesh: Mesh, data: Array3<T>) -> Result<Self, MeshError> {
+        check_shape("real array", mesh.shape(), data.shape())?;
+        let data = data.as_standard_layout().into_owned();
+        Ok(Self { mesh, data })
+    }
+
+    /// The mesh.
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// The grid values.
+    pub fn data(&self) -> &Array3<T> {
+        &self.data
+    }
+
+    /// The grid values, mutable.
+    pub fn data_mut(&mut self) -> &mut Array3<T> {
+        &mut self.data
+    }
+
+    /// The grid as a flat C-order slice.
+    pub fn as_slice(&self) -> &[T] {
+        self.data
+            .as_slice()
+            .expect("fields are always in standard layout")
+    }
+
+    /// The grid as a flat, mutable C-order slice.
+    pub fn as_slice_mut(&mut self) -> &mut [T] {
+        self.data
+            .as_slice_mut()
+            .expect("fields are always in standard layout")
+    }
+
+    /// Gives back the array.
+    pub fn into_array(self) -> Array3<T> {
+        self.data
+    }
+
+    /// Sum of all cells, accumulated in f64.
+    pub fn sum(&self) -> f64 {
+        self.as_slice().iter().map(|v| v.as_f64()).sum()
+    }
+
+    /// Forward FFT (the field is copied first; `plan` must have the mesh's shape).
+    pub fn forward(&self, plan: &dyn Fft3d<T>) -> Result<FourierField<T>, MeshError> {
+        let mut scratch = self.clone();
+        scratch.forward_in_place(plan)
+    }
+
+    /// Forward FFT that uses this field's storage as scratch (its values are lost).
+    pub fn forward_in_place(&mut self, plan: &dyn Fft3d<T>) -> Result<FourierField<T>, MeshError> {
+        check_plan(&self.mesh, plan)?;
+        let mut out = FourierField::zeros(self.mesh);
+        plan.forward(self.as_slice_mut(), out.as_slice_mut())?;
+        Ok(out)
+    }
+}
+
+impl<T: Real> FourierField<T> {
+    /// A zero field.
+    pub fn zeros(mesh: Mesh) -> Self {
+        Self {
+            data: Array3::from_elem(mesh.complex_shape(), Complex::new(T::zero(), T::zero())),
+            mesh,
+        }
+    }
+
+    /// Wraps an array of the mesh's Fourier shape `[nx, ny, nz/2+1]`.
+    pub fn from_array(mesh: Mesh, data: Array3<Complex<T>>) -> Result<Self, MeshError> {
+        check_shape("Fourier array", mesh.complex_shape(), data.shape())?;
+        let data = data.as_standard_layout().into_owned();
+        Ok(Self { mesh, data })
+    }
+
+    /// The mesh.
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// The Fourier modes.
+    pub fn data(&self) -> &Array3<Complex<T>> {
+        &self.data
+    }
+
+    /// The Fourier modes, mutable.
+    pub fn data_mut(&mut self) -> &mut Array3<Complex<T>> {
+        &mut self.data
+    }
+
+    /// The modes as a flat C-order slice.
+    pub fn as_slice(&self) -> &[Complex<T>] {
+        self.data
+            .as_slice()
+            .expect("fields are always in standard layout")
+    }
+
+    /// The modes as a flat, mutable C-order slice.
+    pub fn as_slice_mut(&mut self) -> &mut [Complex<T>] {
+        self.data
+            .as_slice_mut()
+            .expect("fields are always in standard layout")
+    }
+
+    /// Gives back the array.
+    pub fn into_array(self) -> Array3<Complex<T>> {
+        self.data
+    }
+
+    /// Inverse FFT (the modes are copied first; `plan` must have the mesh's shape).
+    pub fn inverse(&self, plan: &dyn Fft3d<T>) -> Result<RealField<T>, MeshError> {
+        let mut scratch = self.clone();
+        scratch.inverse_in_place(plan)
+    }
+
+    /// Inverse FFT that uses this field's storage as scratch (its values are lost).
+    pub fn inverse_in_place(&mut self, plan: &dyn Fft3d<T>) -> Result<RealField<T>, MeshError> {
+        check_plan(&self.mesh, plan)?;
+        let mut out = RealField::zeros(self.mesh);
+        plan.inverse(self.as_slice_mut(), out.as_slice_mut())?;
+        Ok(out)
+    }
+}
