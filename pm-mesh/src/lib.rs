@@ -26,6 +26,7 @@ pub use pm_fft::{Complex, Real};
 pub use positions::{Lattice, Positions};
 pub use power::{
     Binning, CrossPowerSpectrum, PowerOptions, PowerSpectrum, cross_power_spectrum, power_spectrum,
+    power_spectrum_real,
 };
 pub use readout::{readout, readout_vector, readout_vector_vjp, readout_vjp};
 pub use scheme::Scheme;
