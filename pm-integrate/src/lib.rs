@@ -28,7 +28,7 @@ pub use error::IntegrateError;
 pub use forces::{Forces, PmForces};
 pub use lpt::{Lpt, LptOrder};
 pub use modes::{ModeOptions, linear_modes};
-pub use noise::{philox4x32_10, read_white_noise_npy, white_noise};
+pub use noise::{philox4x32_10, read_white_noise_npy, white_noise, white_noise_block};
 pub use observer::{Observer, StepInfo};
 pub use schedule::TimeSteps;
 pub use simulation::{NoiseSource, Simulation, SimulationBuilder, StepperKind};

@@ -36,7 +36,7 @@ fn displacements_match_the_closed_form() {
     let psi2 = lpt.psi2().unwrap();
     let mut err1 = 0.0f64;
     let mut err2 = 0.0f64;
-    for i in 0..lattice.len() {
+    for (i, (p1, p2)) in lpt.psi1().iter().zip(psi2).enumerate() {
         let q = lattice.q(i);
         let (sx, cx, sy, cy) = (
             (k * q[0]).sin(),
@@ -51,8 +51,8 @@ fn displacements_match_the_closed_form() {
             0.0,
         ];
         for a in 0..3 {
-            err1 = err1.max((lpt.psi1()[i][a] - want1[a]).abs());
-            err2 = err2.max((psi2[i][a] - want2[a]).abs());
+            err1 = err1.max((p1[a] - want1[a]).abs());
+            err2 = err2.max((p2[a] - want2[a]).abs());
         }
     }
     println!(
@@ -110,10 +110,8 @@ fn second_order_density_is_the_perturbation_theory_one() {
             // Momenta: p = gp1 psi1 + gp2 psi2 (so that dx/da = p / (a^3 E)).
             let i = 77;
             let want_p = lpt.combine(i, g.gp1, g.gp2);
-            for ax in 0..3 {
-                assert!(
-                    (state.mom[i][ax] - want_p[ax]).abs() <= 1e-14 * want_p[ax].abs().max(1e-30)
-                );
+            for (got, want) in state.mom[i].iter().zip(want_p) {
+                assert!((got - want).abs() <= 1e-14 * want.abs().max(1e-30));
             }
         }
     }
