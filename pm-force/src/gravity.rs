@@ -309,9 +309,38 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         cotangent: &[[T; 3]],
         grad_pos: &mut [[T; 3]],
     ) -> Result<GravityVjp, ForceError> {
+        self.vjp(positions, prefactor, cotangent, grad_pos, None)
+    }
+
+    /// [`Gravity::accelerations_vjp`] that also writes the accelerations themselves into
+    /// `acc` (one extra readout): the reverse-time adjoint needs both at the same positions.
+    pub fn accelerations_and_vjp(
+        &self,
+        positions: &Positions<'_, T>,
+        prefactor: f64,
+        cotangent: &[[T; 3]],
+        acc: &mut [[T; 3]],
+        grad_pos: &mut [[T; 3]],
+    ) -> Result<GravityVjp, ForceError> {
+        self.vjp(positions, prefactor, cotangent, grad_pos, Some(acc))
+    }
+
+    fn vjp(
+        &self,
+        positions: &Positions<'_, T>,
+        prefactor: f64,
+        cotangent: &[[T; 3]],
+        grad_pos: &mut [[T; 3]],
+        acc: Option<&mut [[T; 3]]>,
+    ) -> Result<GravityVjp, ForceError> {
         check_prefactor(prefactor)?;
         let n = positions.len();
-        for (what, got) in [("cotangent", cotangent.len()), ("grad_pos", grad_pos.len())] {
+        let acc_len = acc.as_ref().map_or(n, |a| a.len());
+        for (what, got) in [
+            ("cotangent", cotangent.len()),
+            ("grad_pos", grad_pos.len()),
+            ("accelerations", acc_len),
+        ] {
             if got != n {
                 return Err(ForceError::Length {
                     what,
@@ -334,6 +363,9 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         let mut field_bar: [RealField<T>; 3] = std::array::from_fn(|_| RealField::zeros(self.mesh));
         {
             let fields = self.force_fields(&counts_k, c)?;
+            if let Some(acc) = acc {
+                readout_vector(&fields, positions, self.scheme, acc)?;
+            }
             readout_vector_vjp(
                 &fields,
                 positions,

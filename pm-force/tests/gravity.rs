@@ -336,3 +336,25 @@ fn bad_input_is_reported() {
         Err(pm_force::ForceError::PlanShape { .. })
     ));
 }
+
+#[test]
+fn accelerations_and_vjp_returns_the_same_force_and_gradient() {
+    let mesh = Mesh::cubic(16, 32.0).unwrap();
+    let mut rng = Rng(21);
+    let x = positions_in_cells(&mut rng, 300, &mesh, 0.0);
+    let y: Vec<[f64; 3]> = (0..x.len())
+        .map(|_| std::array::from_fn(|_| rng.signed()))
+        .collect();
+    let g = Gravity::<f64, _>::cpu(mesh, FastPmKernel).unwrap();
+    let positions = Positions::Absolute(&x);
+    let mut g1 = vec![[0.0; 3]; x.len()];
+    let mut g2 = vec![[0.0; 3]; x.len()];
+    let mut acc = vec![[0.0; 3]; x.len()];
+    let v1 = g.accelerations_vjp(&positions, 0.4, &y, &mut g1).unwrap();
+    let v2 = g
+        .accelerations_and_vjp(&positions, 0.4, &y, &mut acc, &mut g2)
+        .unwrap();
+    assert_eq!(g1, g2);
+    assert_eq!(v1, v2);
+    assert_eq!(acc, accelerations(&g, &x, 0.4));
+}

@@ -272,6 +272,10 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     pub fn forces(&self) -> &PmForces<T, K> {
         &self.forces
     }
+    /// The force, mutable (e.g. to change the prefactor or the kernel's parameters).
+    pub fn forces_mut(&mut self) -> &mut PmForces<T, K> {
+        &mut self.forces
+    }
     /// The stepper.
     pub fn stepper(&self) -> &dyn Stepper {
         self.stepper.as_ref()
