@@ -260,3 +260,35 @@ fn planner_caches_and_is_object_safe() {
     assert_eq!(<f32 as Real>::lit(0.5), 0.5f32);
     assert_eq!(<f32 as Real>::as_f64(0.25), 0.25);
 }
+
+/// One plan reused (its worker scratch kept between calls) from pools of different sizes,
+/// forward and inverse interleaved: every call gives the same bits as the first.
+#[test]
+fn plan_reuse_across_pools_is_bitwise_stable() {
+    let shape = [12, 20, 70];
+    let plan = CpuFft3d::<f32>::new(shape).unwrap();
+    let x: Vec<f32> = noise(plan.real_len(), 9)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut r = x.clone();
+            let mut c = vec![Complex::<f32>::default(); plan.complex_len()];
+            plan.forward(&mut r, &mut c).unwrap();
+            let spectrum: Vec<(u32, u32)> =
+                c.iter().map(|v| (v.re.to_bits(), v.im.to_bits())).collect();
+            plan.inverse(&mut c, &mut r).unwrap();
+            let back: Vec<u32> = r.iter().map(|v| v.to_bits()).collect();
+            (spectrum, back)
+        })
+    };
+    let first = run(1);
+    for threads in [3, 2, 1, 4, 2] {
+        assert_eq!(run(threads), first, "{threads} threads");
+    }
+}
