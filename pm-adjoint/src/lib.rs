@@ -8,7 +8,9 @@
 //! number of steps.
 
 mod error;
+mod objective;
 mod reverse;
 
 pub use error::AdjointError;
+pub use objective::{Objective, ObjectiveInput, ObjectiveOutput};
 pub use reverse::{ReverseResult, StateCotangent, StepCoefficientGradients, reverse};
