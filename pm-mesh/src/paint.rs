@@ -377,6 +377,35 @@ pub(crate) fn gather<T: Real, const S: usize, const GRAD: bool>(
     (val, g)
 }
 
+/// [`gather`] (values only) of `G` grids at once: the stencil's rows are located once and
+/// every grid is summed in the same order as [`gather`] does it, so each result is bitwise
+/// the one of a separate [`gather`].
+#[inline(always)]
+pub(crate) fn gather_many<T: Real, const S: usize, const G: usize>(
+    grids: &[&[T]; G],
+    st: &Stencil<S>,
+    shape: [usize; 3],
+) -> [f64; G] {
+    let [_, ny, nz] = shape;
+    let mut val = [0.0; G];
+    for a in 0..S {
+        let base = st.idx[0][a] * ny;
+        for b in 0..S {
+            let row = (base + st.idx[1][b]) * nz;
+            let wxy = st.w[0][a] * st.w[1][b];
+            for (v, grid) in val.iter_mut().zip(grids) {
+                let row = &grid[row..][..nz];
+                let mut s0 = 0.0;
+                for c in 0..S {
+                    s0 += st.w[2][c] * row[st.idx[2][c]].as_f64();
+                }
+                *v += wxy * s0;
+            }
+        }
+    }
+    val
+}
+
 /// Runs `f(i, a_i, b_i)` for every particle `i < n` in parallel (tasks of [`PARTICLE_CHUNK`]
 /// particles), with mutable access to entry `i` of each optional output (`len == n`).
 pub(crate) fn par_particles<A, B, F>(n: usize, a: Option<&mut [A]>, b: Option<&mut [B]>, f: F)

@@ -7,7 +7,7 @@
 
 use pm_fft::Real;
 
-use crate::paint::{Binning, Coords, check_len, gather, par_particles, with_support};
+use crate::paint::{Binning, Coords, check_len, gather, gather_many, par_particles, with_support};
 use crate::{MeshError, Positions, RealField, Scheme};
 
 /// Interpolates a field at the particles, **overwriting** `out`:
@@ -64,9 +64,7 @@ pub fn readout_vector<T: Real>(
         par_particles(positions.len(), Some(out), None::<&mut [()]>, |i, o, _| {
             let st = coords.stencil::<S>(i);
             if let Some(o) = o {
-                for a in 0..3 {
-                    o[a] = T::lit(gather::<T, S, false>(grids[a], &st, shape).0);
-                }
+                *o = gather_many::<T, S, 3>(&grids, &st, shape).map(T::lit);
             }
         });
     });
