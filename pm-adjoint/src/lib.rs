@@ -6,11 +6,34 @@
 //! carries the adjoint variables `(x_bar, p_bar)` (Li et al. 2022, pmwd, sec. 3 and
 //! algorithm 1; seed 000). Only the current state is held: memory does not grow with the
 //! number of steps.
+//!
+//! [`objectives`] holds the stock [`Objective`]s (a Gaussian likelihood and a power spectrum
+//! loss of the painted final density, a white-noise prior, sums of them), [`Adam`] optimises
+//! the white noise with their gradients, and [`reconstruct`] puts the two together to recover
+//! initial conditions from a final density field.
 
+mod checkpoint;
+mod cosmology;
 mod error;
+mod gradient;
 mod objective;
+pub mod objectives;
+mod optimise;
+mod reconstruction;
 mod reverse;
 
+pub use checkpoint::{Checkpoints, forward_checkpointed, reverse_checkpointed};
+pub use cosmology::{
+    CosmologyCotangents, CosmologyGradient, ModeCotangent, cosmology_gradient, lpt_growth_gradient,
+    modes_gradient, prefactor_gradient, run_cosmology_gradient, simulation_power, steps_gradient,
+};
 pub use error::AdjointError;
+pub use gradient::{Gradient, value_and_gradient};
 pub use objective::{Objective, ObjectiveInput, ObjectiveOutput};
+pub use objectives::{
+    FieldObjective, FieldOutput, GaussianLikelihood, OnNoise, Painted, PowerLossForm,
+    PowerSpectrumLoss, Sigma, Sum, WhiteNoisePrior, painted_density,
+};
+pub use optimise::{Adam, AdamOptions};
+pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
 pub use reverse::{ReverseResult, StateCotangent, StepCoefficientGradients, reverse};

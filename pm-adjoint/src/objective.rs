@@ -43,3 +43,23 @@ pub trait Objective<T: Real>: Sync {
     /// The value and gradients at `input`.
     fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError>;
 }
+
+impl<T: Real, O: Objective<T> + ?Sized> Objective<T> for &O {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
+        (**self).evaluate(input)
+    }
+}
+
+impl<T: Real, O: Objective<T> + ?Sized> Objective<T> for Box<O> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
+        (**self).evaluate(input)
+    }
+}

@@ -2,7 +2,8 @@
 
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{Coefficients, Lpt, PmForces, State, Stepper, drift, kick};
+use pm_integrate::{Coefficients, Lpt, LptCotangent, PmForces, State, Stepper, drift, kick};
+use pm_mesh::Positions;
 use rayon::prelude::*;
 
 use crate::AdjointError;
@@ -52,6 +53,13 @@ pub struct ReverseResult<T: Real> {
     pub initial: State<T>,
     /// Gradient with respect to the initial displacements and momenta.
     pub cotangent: StateCotangent<T>,
+    /// Gradient with respect to the LPT fields `psi1`, `psi2` through the steps' LPT-frame
+    /// terms (COLA): `sum over kicks and drifts of c.psi1 * bar` (and `c.psi2 * bar`), with
+    /// `bar` the cotangent of the updated quantity. `None` when no step has an LPT-frame
+    /// term (FastPM, leapfrog) or no LPT fields were given; `psi2` is `None` for 1LPT fields.
+    /// The initial state's own dependence on the fields (through `cotangent`) is not
+    /// included.
+    pub lpt: Option<LptCotangent<T>>,
     /// `dL/dc` for the force prefactor `c = 3/2 Omega_m`.
     pub prefactor: f64,
     /// `dL/dtheta` for the force kernel's parameters.
@@ -60,7 +68,7 @@ pub struct ReverseResult<T: Real> {
     pub steps: Vec<StepCoefficientGradients>,
 }
 
-fn dot<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
+pub(crate) fn dot<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
     a.par_iter()
         .zip(b.par_iter())
         .map(|(x, y)| (0..3).map(|k| x[k].as_f64() * y[k].as_f64()).sum::<f64>())
@@ -82,7 +90,7 @@ fn psi_dots<T: Real>(bar: &[[T; 3]], lpt: Option<&Lpt<T>>) -> [f64; 2] {
 }
 
 /// `y += s * x` elementwise, in f64.
-fn axpy<T: Real>(y: &mut [[T; 3]], s: f64, x: &[[T; 3]]) {
+pub(crate) fn axpy<T: Real>(y: &mut [[T; 3]], s: f64, x: &[[T; 3]]) {
     y.par_iter_mut().zip(x.par_iter()).for_each(|(y, x)| {
         for k in 0..3 {
             y[k] = T::lit(y[k].as_f64() + s * x[k].as_f64());
@@ -94,6 +102,189 @@ fn scaled<T: Real>(s: f64, x: &[[T; 3]]) -> Vec<[T; 3]> {
     x.par_iter()
         .map(|v| v.map(|c| T::lit(s * c.as_f64())))
         .collect()
+}
+
+/// The adjoint variables of a kick-drift-kick integration and the parameter gradients they
+/// accumulate, advanced backwards one update at a time. The state each update needs is
+/// passed in, so that the same arithmetic serves the reverse-time adjoint ([`reverse`],
+/// which recovers the states by undoing the steps) and the checkpointed one
+/// ([`crate::reverse_checkpointed`], which recomputes them forward).
+///
+/// For step `i` (from `a_i` to `a_{i+1}`, coefficients `k1`, `d`, `k2`) the calls are, in
+/// order: [`Self::kick2`] with `F(x_{i+1})`, [`Self::drift`] with the half-step momenta
+/// `p_h`, [`Self::force_vjp`] at `x_i`, [`Self::kick1`] with `F(x_i)`; before the first,
+/// [`Self::force_vjp`] at the final positions.
+pub(crate) struct AdjointCarry<'a, T: Real, K: ForceKernel> {
+    stepper: &'a dyn Stepper,
+    forces: &'a PmForces<T, K>,
+    lpt: Option<&'a Lpt<T>>,
+    scale_factors: &'a [f64],
+    x_bar: Vec<[T; 3]>,
+    p_bar: Vec<[T; 3]>,
+    psi_bar: Option<LptCotangent<T>>,
+    prefactor: f64,
+    params: Vec<f64>,
+    steps: Vec<StepCoefficientGradients>,
+}
+
+impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
+    /// Checks the cotangent against `n` particles and the schedule (at least one step).
+    pub(crate) fn new(
+        stepper: &'a dyn Stepper,
+        forces: &'a PmForces<T, K>,
+        lpt: Option<&'a Lpt<T>>,
+        scale_factors: &'a [f64],
+        n: usize,
+        cotangent: StateCotangent<T>,
+    ) -> Result<Self, AdjointError> {
+        for (what, got) in [
+            ("disp cotangent", cotangent.disp.len()),
+            ("mom cotangent", cotangent.mom.len()),
+        ] {
+            if got != n {
+                return Err(AdjointError::Length {
+                    what,
+                    expected: n,
+                    got,
+                });
+            }
+        }
+        let steps = scale_factors.len().saturating_sub(1);
+        if steps == 0 {
+            return Err(AdjointError::Schedule(format!(
+                "the schedule {scale_factors:?} has no step"
+            )));
+        }
+        Ok(Self {
+            stepper,
+            forces,
+            lpt,
+            scale_factors,
+            x_bar: cotangent.disp,
+            p_bar: cotangent.mom,
+            psi_bar: None,
+            prefactor: 0.0,
+            params: vec![0.0; forces.gravity.kernel().params().len()],
+            steps: vec![StepCoefficientGradients::default(); steps],
+        })
+    }
+
+    /// Number of steps.
+    pub(crate) fn steps(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// `(k1, d, k2)` of step `i`, exactly as [`pm_integrate::kdk_step`] asks for them.
+    pub(crate) fn coefficients(
+        &self,
+        i: usize,
+    ) -> Result<(Coefficients, Coefficients, Coefficients), AdjointError> {
+        let (a0, a1) = (self.scale_factors[i], self.scale_factors[i + 1]);
+        let ah = 0.5 * (a0 + a1);
+        Ok((
+            self.stepper.kick(a0, ah, a0)?,
+            self.stepper.drift(a0, a1, ah)?,
+            self.stepper.kick(ah, a1, a1)?,
+        ))
+    }
+
+    /// `psi_bar += c.psi1 * bar` (and `c.psi2 * bar`) for an update with LPT-frame terms.
+    fn frame(&mut self, c: Coefficients, which_p: bool) {
+        let Some(lpt) = self.lpt else { return };
+        if c.psi1 == 0.0 && c.psi2 == 0.0 {
+            return;
+        }
+        let n = self.x_bar.len();
+        let psi_bar = self
+            .psi_bar
+            .get_or_insert_with(|| LptCotangent::zeros(n, lpt.order()));
+        let bar = if which_p { &self.p_bar } else { &self.x_bar };
+        axpy(&mut psi_bar.psi1, c.psi1, bar);
+        if let Some(p2) = psi_bar.psi2.as_mut() {
+            axpy(p2, c.psi2, bar);
+        }
+    }
+
+    /// The force VJP at the positions of boundary `i` (`x_i`), for every kick that uses
+    /// `F(x_i)`: `x_bar += (dF/dx)^T (k1_i + k2_{i-1}) p_bar` (either term absent at the
+    /// ends), with the prefactor and kernel-parameter gradients. Writes `F(x_i)` into
+    /// `acc` when given.
+    pub(crate) fn force_vjp(
+        &mut self,
+        i: usize,
+        positions: &Positions<'_, T>,
+        acc: Option<&mut [[T; 3]]>,
+    ) -> Result<(), AdjointError> {
+        let mut s = 0.0;
+        if i < self.steps() {
+            s += self.coefficients(i)?.0.scale;
+        }
+        if i > 0 {
+            s += self.coefficients(i - 1)?.2.scale;
+        }
+        let v = scaled(s, &self.p_bar);
+        let gravity = &self.forces.gravity;
+        let c = self.forces.prefactor;
+        let vjp = match acc {
+            Some(acc) => gravity.accelerations_and_vjp(positions, c, &v, acc, &mut self.x_bar)?,
+            None => gravity.accelerations_vjp(positions, c, &v, &mut self.x_bar)?,
+        };
+        self.prefactor += vjp.prefactor;
+        for (g, v) in self.params.iter_mut().zip(vjp.params) {
+            *g += v;
+        }
+        Ok(())
+    }
+
+    /// Adjoint of the second half kick of step `i`, `p1 = p_h + k2 F(x1) + frame`:
+    /// `p_bar_h = p_bar1`; records `<p_bar, F(x1)>` and the frame terms.
+    pub(crate) fn kick2(&mut self, i: usize, acc_next: &[[T; 3]]) -> Result<(), AdjointError> {
+        let (_, _, k2) = self.coefficients(i)?;
+        let g = &mut self.steps[i];
+        g.kick2 = dot(&self.p_bar, acc_next);
+        [g.psi[4], g.psi[5]] = psi_dots(&self.p_bar, self.lpt);
+        self.frame(k2, true);
+        Ok(())
+    }
+
+    /// Adjoint of the drift of step `i`, `x1 = x0 + d p_h + frame`: `x_bar0 = x_bar1`,
+    /// `p_bar_h += d x_bar1`; records `<x_bar, p_h>` and the frame terms.
+    pub(crate) fn drift(&mut self, i: usize, p_half: &[[T; 3]]) -> Result<(), AdjointError> {
+        let (_, d, _) = self.coefficients(i)?;
+        let g = &mut self.steps[i];
+        g.drift = dot(&self.x_bar, p_half);
+        [g.psi[2], g.psi[3]] = psi_dots(&self.x_bar, self.lpt);
+        self.frame(d, false);
+        axpy(&mut self.p_bar, d.scale, &self.x_bar);
+        Ok(())
+    }
+
+    /// Adjoint of the first half kick of step `i`, `p_h = p0 + k1 F(x0) + frame` (its force
+    /// VJP is done by [`Self::force_vjp`] at `x0`): `p_bar0 = p_bar_h`; records
+    /// `<p_bar, F(x0)>` and the frame terms.
+    pub(crate) fn kick1(&mut self, i: usize, acc: &[[T; 3]]) -> Result<(), AdjointError> {
+        let (k1, _, _) = self.coefficients(i)?;
+        let g = &mut self.steps[i];
+        g.kick1 = dot(&self.p_bar, acc);
+        [g.psi[0], g.psi[1]] = psi_dots(&self.p_bar, self.lpt);
+        self.frame(k1, true);
+        Ok(())
+    }
+
+    /// The gradients, with `initial` the state at the first scale factor.
+    pub(crate) fn finish(self, initial: State<T>) -> ReverseResult<T> {
+        ReverseResult {
+            initial,
+            cotangent: StateCotangent {
+                disp: self.x_bar,
+                mom: self.p_bar,
+            },
+            lpt: self.psi_bar,
+            prefactor: self.prefactor,
+            kernel_params: self.params,
+            steps: self.steps,
+        }
+    }
 }
 
 /// Integrates `state` (at the last of `scale_factors`) backwards through every
@@ -113,8 +304,9 @@ fn scaled<T: Real>(s: f64, x: &[[T; 3]]) -> Vec<[T; 3]> {
 /// The two force VJPs at the same positions (the first kick of step `i` and the second kick
 /// of step `i-1`) are done as one, together with the force needed to undo the step: one
 /// gravity VJP per step, plus one at the final state (pmwd, Li et al. 2022, sec. 3.3).
-/// COLA's LPT-frame terms do not depend on the state, so they only feed the coefficient
-/// gradients.
+/// COLA's LPT-frame terms (`+ c.psi1 psi1 + c.psi2 psi2` in each update) do not depend on
+/// the state; they feed the coefficient gradients and the LPT-field cotangents
+/// `psi_bar += c.psi1 * bar` returned in [`ReverseResult::lpt`].
 pub fn reverse<T: Real, K: ForceKernel>(
     stepper: &dyn Stepper,
     forces: &PmForces<T, K>,
@@ -124,108 +316,41 @@ pub fn reverse<T: Real, K: ForceKernel>(
     cotangent: StateCotangent<T>,
 ) -> Result<ReverseResult<T>, AdjointError> {
     let n = state.len();
-    for (what, got) in [
-        ("disp cotangent", cotangent.disp.len()),
-        ("mom cotangent", cotangent.mom.len()),
-    ] {
-        if got != n {
-            return Err(AdjointError::Length {
-                what,
-                expected: n,
-                got,
-            });
-        }
-    }
-    let steps = scale_factors.len().saturating_sub(1);
-    if steps == 0 || *scale_factors.last().expect("non-empty") != state.a {
+    if scale_factors.last() != Some(&state.a) {
         return Err(AdjointError::Schedule(format!(
             "the state is at a = {} but the schedule {:?} must end there with at least one step",
             state.a, scale_factors
         )));
     }
-    let gravity = &forces.gravity;
-    let c = forces.prefactor;
-    let n_params = gravity.kernel().params().len();
-    let mut prefactor_grad = 0.0;
-    let mut params_grad = vec![0.0; n_params];
-    let mut accumulate = |vjp: pm_force::GravityVjp| {
-        prefactor_grad += vjp.prefactor;
-        for (g, v) in params_grad.iter_mut().zip(vjp.params) {
-            *g += v;
-        }
-    };
+    let mut carry = AdjointCarry::new(stepper, forces, lpt, scale_factors, n, cotangent)?;
+    let steps = carry.steps();
 
-    let StateCotangent {
-        disp: mut x_bar,
-        mom: mut p_bar,
-    } = cotangent;
-    let mut coefficient_grads = vec![StepCoefficientGradients::default(); steps];
-    let coeffs = |i: usize| -> Result<(Coefficients, Coefficients, Coefficients), AdjointError> {
-        let (a0, a1) = (scale_factors[i], scale_factors[i + 1]);
-        let ah = 0.5 * (a0 + a1);
-        Ok((
-            stepper.kick(a0, ah, a0)?,
-            stepper.drift(a0, a1, ah)?,
-            stepper.kick(ah, a1, a1)?,
-        ))
-    };
-
-    // The second half kick of the last step: VJP at the final positions, and F(x_N).
-    {
-        let (_, _, k2) = coeffs(steps - 1)?;
-        let mut acc = vec![[T::zero(); 3]; n];
-        let v = scaled(k2.scale, &p_bar);
-        let vjp = gravity.accelerations_and_vjp(&state.positions(), c, &v, &mut acc, &mut x_bar)?;
-        accumulate(vjp);
-        state.acc = Some(acc);
-    }
+    // The VJP at the final positions (second half kick of the last step), and F(x_N).
+    let mut acc = vec![[T::zero(); 3]; n];
+    carry.force_vjp(steps, &state.positions(), Some(&mut acc))?;
+    state.acc = Some(acc);
 
     for i in (0..steps).rev() {
         let (a0, a1) = (scale_factors[i], scale_factors[i + 1]);
         let ah = 0.5 * (a0 + a1);
-        let (k1, d, _) = coeffs(i)?;
-        let g = &mut coefficient_grads[i];
 
-        // Undo the second half kick: p_h = p1 - k2 F(x1). p_bar_h = p_bar1.
-        g.kick2 = dot(&p_bar, state.acc.as_ref().expect("set above or below"));
-        let [s1, s2] = psi_dots(&p_bar, lpt);
-        g.psi[4] = s1;
-        g.psi[5] = s2;
+        // Undo the second half kick: p_h = p1 - k2 F(x1).
+        carry.kick2(i, state.acc.as_ref().expect("set above or below"))?;
         kick(stepper, &mut state, a1, ah, a1, lpt)?;
 
-        // Undo the drift: x0 = x1 - d p_h. x_bar0 = x_bar1, p_bar_h += d x_bar1.
-        g.drift = dot(&x_bar, &state.mom);
-        let [s1, s2] = psi_dots(&x_bar, lpt);
-        g.psi[2] = s1;
-        g.psi[3] = s2;
+        // Undo the drift: x0 = x1 - d p_h.
+        carry.drift(i, &state.mom)?;
         drift(stepper, &mut state, a1, a0, ah, lpt)?;
-        axpy(&mut p_bar, d.scale, &x_bar);
 
         // F(x0), and the VJP at x0 for this step's first kick and the previous step's second.
-        let kick_scale = k1.scale + if i > 0 { coeffs(i - 1)?.2.scale } else { 0.0 };
-        let v = scaled(kick_scale, &p_bar);
         let mut acc = vec![[T::zero(); 3]; n];
-        let vjp = gravity.accelerations_and_vjp(&state.positions(), c, &v, &mut acc, &mut x_bar)?;
-        accumulate(vjp);
+        carry.force_vjp(i, &state.positions(), Some(&mut acc))?;
         state.acc = Some(acc);
 
-        // Undo the first half kick: p0 = p_h - k1 F(x0). p_bar0 = p_bar_h.
-        g.kick1 = dot(&p_bar, state.acc.as_ref().expect("just set"));
-        let [s1, s2] = psi_dots(&p_bar, lpt);
-        g.psi[0] = s1;
-        g.psi[1] = s2;
+        // Undo the first half kick: p0 = p_h - k1 F(x0).
+        carry.kick1(i, state.acc.as_ref().expect("just set"))?;
         kick(stepper, &mut state, ah, a0, a0, lpt)?;
         state.a = a0;
     }
-
-    Ok(ReverseResult {
-        initial: state,
-        cotangent: StateCotangent {
-            disp: x_bar,
-            mom: p_bar,
-        },
-        prefactor: prefactor_grad,
-        kernel_params: params_grad,
-        steps: coefficient_grads,
-    })
+    Ok(carry.finish(state))
 }

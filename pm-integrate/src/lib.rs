@@ -26,8 +26,8 @@ mod steppers;
 
 pub use error::IntegrateError;
 pub use forces::{Forces, PmForces};
-pub use lpt::{Lpt, LptOrder};
-pub use modes::{ModeOptions, linear_modes};
+pub use lpt::{Lpt, LptCotangent, LptOrder};
+pub use modes::{ModeOptions, linear_modes, linear_modes_vjp};
 pub use noise::{philox4x32_10, read_white_noise_npy, white_noise, white_noise_block};
 pub use observer::{Observer, StepInfo};
 pub use schedule::TimeSteps;

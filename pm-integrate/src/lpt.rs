@@ -37,6 +37,29 @@ pub struct Lpt<T: Real> {
     psi2: Option<Vec<[T; 3]>>,
 }
 
+/// Cotangents (gradients of a scalar objective) of the LPT fields of an [`Lpt`]: the input of
+/// [`Lpt::vjp`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LptCotangent<T: Real> {
+    /// `dL/d psi1`, one `[T; 3]` per particle.
+    pub psi1: Vec<[T; 3]>,
+    /// `dL/d psi2` for 2LPT; `None` for 1LPT (or a zero cotangent).
+    pub psi2: Option<Vec<[T; 3]>>,
+}
+
+impl<T: Real> LptCotangent<T> {
+    /// Zero cotangents for `n` particles at LPT order `order`.
+    pub fn zeros(n: usize, order: LptOrder) -> Self {
+        Self {
+            psi1: vec![[T::zero(); 3]; n],
+            psi2: match order {
+                LptOrder::First => None,
+                LptOrder::Second => Some(vec![[T::zero(); 3]; n]),
+            },
+        }
+    }
+}
+
 /// `out[k] = f(k) * src[k]` over a half-complex grid, parallel over x planes; `f` gets the
 /// wavevector and whether each component sits at its axis's Nyquist frequency.
 fn apply<T: Real>(
@@ -44,6 +67,20 @@ fn apply<T: Real>(
     src: &FourierField<T>,
     out: &mut FourierField<T>,
     f: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
+) {
+    apply_with(mesh, src, out, false, |k, nyq, _| f(k, nyq));
+}
+
+/// `out[k] = f(k) * src[k]` (or `out[k] += f(k) * src[k]` when `add`) over a half-complex
+/// grid, parallel over x planes, in f64 per mode; `f` gets the wavevector (h/Mpc), whether
+/// each component sits at its axis's Nyquist frequency, and the mode's z index (for the
+/// Hermitian weight of the adjoints).
+fn apply_with<T: Real>(
+    mesh: &Mesh,
+    src: &FourierField<T>,
+    out: &mut FourierField<T>,
+    add: bool,
+    f: impl Fn([f64; 3], [bool; 3], usize) -> Complex<f64> + Sync,
 ) {
     let k: [Vec<f64>; 3] = std::array::from_fn(|a| mesh.wavenumbers(a));
     let shape = mesh.shape();
@@ -60,14 +97,127 @@ fn apply<T: Real>(
                     let m = f(
                         [k[0][jx], k[1][jy], k[2][jz]],
                         [nyq(0, jx), nyq(1, jy), nyq(2, jz)],
+                        jz,
                     );
                     let s = src[i];
                     let (re, im) = (s.re.as_f64(), s.im.as_f64());
-                    dst[i] =
-                        Complex::new(T::lit(m.re * re - m.im * im), T::lit(m.re * im + m.im * re));
+                    let (mut new_re, mut new_im) = (m.re * re - m.im * im, m.re * im + m.im * re);
+                    if add {
+                        new_re += dst[i].re.as_f64();
+                        new_im += dst[i].im.as_f64();
+                    }
+                    dst[i] = Complex::new(T::lit(new_re), T::lit(new_im));
                 }
             }
         });
+}
+
+/// Adjoint of the inverse (complex-to-real) FFT followed by the multiplier `m(k)`, i.e. of
+/// `X -> IFFT(m X)`, in the stored-element convention of [`Lpt::vjp`]: for a real cotangent
+/// `ybar` it **adds** `conj(m(k)) (w_k / N) FFT(ybar)(k)` to `acc`, with `w_k` the Hermitian
+/// weight ([`Mesh::hermitian_weight`]: 1 on the `kz = 0` and `kz = nz/2` planes, 2
+/// elsewhere) and `N` the number of cells. This is pm-fft's identity
+/// `<FFT x, Y>_w = N <x, IFFT Y>` with `<a, b>_w = sum_stored w_k Re(conj(a_k) b_k)`.
+fn inverse_vjp<T: Real>(
+    mesh: &Mesh,
+    ybar: RealField<T>,
+    plan: &dyn Fft3d<T>,
+    acc: &mut FourierField<T>,
+    m: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
+) -> Result<(), IntegrateError> {
+    let mut ybar = ybar;
+    let n = mesh.n_cells() as f64;
+    let f = ybar.forward_in_place(plan)?;
+    apply_with(mesh, &f, acc, true, |k, nyq, jz| {
+        m(k, nyq).conj() * (mesh.hermitian_weight(jz) / n)
+    });
+    Ok(())
+}
+
+/// Adjoint of the forward (real-to-complex, unnormalised) FFT in the stored-element
+/// convention of [`Lpt::vjp`]: `xbar = N IFFT(Xbar / w_k)` (`w_k` the Hermitian weight), so
+/// that `sum_stored Re(conj(Xbar_k) FFT(x)_k) = sum_r xbar_r x_r` for every real `x`.
+pub(crate) fn forward_vjp<T: Real>(
+    mesh: &Mesh,
+    xbar: &FourierField<T>,
+    plan: &dyn Fft3d<T>,
+) -> Result<RealField<T>, IntegrateError> {
+    let n = mesh.n_cells() as f64;
+    let mut scaled = FourierField::zeros(*mesh);
+    apply_with(mesh, xbar, &mut scaled, false, |_, _, jz| {
+        Complex::new(n / mesh.hermitian_weight(jz), 0.0)
+    });
+    Ok(scaled.inverse_in_place(plan)?)
+}
+
+/// The multiplier of the spectral derivative `d/dx_a` times `sign`: `i sign k_a`, zero at
+/// the Nyquist frequency of axis `a` (an odd derivative of a real field).
+fn derivative(a: usize, sign: f64) -> impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync {
+    move |k, nyq| {
+        if nyq[a] {
+            Complex::new(0.0, 0.0)
+        } else {
+            Complex::new(0.0, sign * k[a])
+        }
+    }
+}
+
+/// The multiplier of the Hessian component `d^2/dx_i dx_j`: `-k_i k_j`, zero when `i != j`
+/// and either component sits at its Nyquist frequency (odd in each).
+fn second_derivative(i: usize, j: usize) -> impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync {
+    move |k, nyq| {
+        if i != j && (nyq[i] || nyq[j]) {
+            Complex::new(0.0, 0.0)
+        } else {
+            Complex::new(-k[i] * k[j], 0.0)
+        }
+    }
+}
+
+/// The component `a` of per-particle vectors as a real field of the lattice's mesh.
+fn component<T: Real>(mesh: &Mesh, v: &[[T; 3]], a: usize) -> RealField<T> {
+    let mut f = RealField::zeros(*mesh);
+    f.as_slice_mut()
+        .par_iter_mut()
+        .zip(v.par_iter())
+        .for_each(|(o, v)| *o = v[a]);
+    f
+}
+
+/// Adjoint of [`gradient`]: for the cotangents `bar` of `sign grad phi` (one `[T; 3]` per
+/// cell), adds `sum_a conj(i sign k_a) (w_k / N) FFT(bar_a)(k)` (Nyquist-zeroed along `a`)
+/// to `acc`, the cotangent of `phi(k)`.
+fn gradient_vjp<T: Real>(
+    mesh: &Mesh,
+    bar: &[[T; 3]],
+    sign: f64,
+    plan: &dyn Fft3d<T>,
+    acc: &mut FourierField<T>,
+) -> Result<(), IntegrateError> {
+    for a in 0..3 {
+        inverse_vjp(
+            mesh,
+            component(mesh, bar, a),
+            plan,
+            acc,
+            derivative(a, sign),
+        )?;
+    }
+    Ok(())
+}
+
+/// The Hessian component `phi_ij(x) = IFFT(-k_i k_j phi(k))` (see [`second_derivative`]);
+/// `scratch` is a Fourier field of the mesh, overwritten.
+fn hessian<T: Real>(
+    mesh: &Mesh,
+    phi: &FourierField<T>,
+    i: usize,
+    j: usize,
+    plan: &dyn Fft3d<T>,
+    scratch: &mut FourierField<T>,
+) -> Result<RealField<T>, IntegrateError> {
+    apply(mesh, phi, scratch, second_derivative(i, j));
+    Ok(scratch.clone().inverse_in_place(plan)?)
 }
 
 /// Gradient of a potential given in Fourier space: `i k_a phi(k)` for each axis, as real
@@ -81,13 +231,7 @@ fn gradient<T: Real>(
     let mut out = vec![[T::zero(); 3]; mesh.n_cells()];
     let mut scratch = FourierField::zeros(*mesh);
     for a in 0..3 {
-        apply(mesh, phi_k, &mut scratch, |k, nyq| {
-            if nyq[a] {
-                Complex::new(0.0, 0.0)
-            } else {
-                Complex::new(0.0, sign * k[a])
-            }
-        });
+        apply(mesh, phi_k, &mut scratch, derivative(a, sign));
         let field = scratch.inverse_in_place(plan)?;
         out.par_iter_mut()
             .zip(field.as_slice().par_iter())
@@ -143,17 +287,8 @@ impl<T: Real> Lpt<T> {
         let mut scratch = FourierField::zeros(*mesh);
         // phi_ij(k) = -k_i k_j phi(k); a mixed derivative is odd in each component, so it
         // vanishes where either component sits at its Nyquist frequency.
-        let mut hessian = |i: usize, j: usize| -> Result<RealField<T>, IntegrateError> {
-            apply(mesh, phi1, &mut scratch, |k, nyq| {
-                if i != j && (nyq[i] || nyq[j]) {
-                    Complex::new(0.0, 0.0)
-                } else {
-                    Complex::new(-k[i] * k[j], 0.0)
-                }
-            });
-            Ok(scratch.clone().inverse_in_place(plan)?)
-        };
-        let diag = [hessian(0, 0)?, hessian(1, 1)?, hessian(2, 2)?];
+        let mut h = |i: usize, j: usize| hessian(mesh, phi1, i, j, plan, &mut scratch);
+        let diag = [h(0, 0)?, h(1, 1)?, h(2, 2)?];
         let mut source = RealField::<T>::zeros(*mesh);
         {
             let (xx, yy, zz) = (diag[0].as_slice(), diag[1].as_slice(), diag[2].as_slice());
@@ -165,7 +300,7 @@ impl<T: Real> Lpt<T> {
         }
         drop(diag);
         for (i, j) in [(0, 1), (0, 2), (1, 2)] {
-            let off = hessian(i, j)?;
+            let off = h(i, j)?;
             source
                 .as_slice_mut()
                 .par_iter_mut()
@@ -175,6 +310,129 @@ impl<T: Real> Lpt<T> {
         let source_k = source.forward_in_place(plan)?;
         let phi2 = potential(mesh, &source_k);
         gradient(mesh, &phi2, 1.0, plan)
+    }
+
+    /// Vector-Jacobian product of [`Lpt::new`]: the cotangent `delta_bar(k)` of the linear
+    /// modes for the cotangents `psi1_bar`, `psi2_bar` of the displacement fields (2LPT when
+    /// `cotangent.psi2` is `Some`, 1LPT otherwise). `modes` are the modes the fields were
+    /// made from (the 2LPT part is quadratic, so its Jacobian depends on them; the 1LPT part
+    /// is linear and does not).
+    ///
+    /// # Complex cotangent convention
+    ///
+    /// A half-complex field is treated as the real vector of its stored `(re, im)` parts,
+    /// each stored element counted once (also on the `kz = 0` and `kz = nz/2` planes, where a
+    /// mode and its Hermitian partner are both stored, and for the imaginary parts the
+    /// inverse FFT discards):
+    ///
+    /// ```text
+    /// dL = sum_stored (delta_bar.re d(delta.re) + delta_bar.im d(delta.im))
+    ///    = sum_stored Re(conj(delta_bar_k) d delta_k).
+    /// ```
+    ///
+    /// # Equations
+    ///
+    /// With `IFFT^T(ybar) = (w_k / N) FFT(ybar)` the adjoint of the inverse FFT in that
+    /// convention (`w_k` = [`Mesh::hermitian_weight`], `N` cells; pm-fft's weighted adjoint
+    /// identity) and `FFT^T(Xbar) = N IFFT(Xbar / w_k)` that of the forward one:
+    ///
+    /// ```text
+    /// phi1_bar  = sum_a conj(-i k_a) IFFT^T(psi1_bar_a)               (psi1 = -grad phi1)
+    /// phi2_bar  = sum_a conj(+i k_a) IFFT^T(psi2_bar_a)               (psi2 = +grad phi2)
+    /// S_bar(x)  = FFT^T(-phi2_bar / k^2)                              (phi2 = -S(k)/k^2)
+    /// phi_ii_bar = S_bar (phi_jj + phi_kk),  phi_ij_bar = -2 S_bar phi_ij  (i != j)
+    /// phi1_bar += sum_{i<=j} (-k_i k_j) IFFT^T(phi_ij_bar)
+    /// delta_bar = -phi1_bar / k^2                                      (phi1 = -delta/k^2)
+    /// ```
+    ///
+    /// where `S = sum_{i<j} (phi_ii phi_jj - phi_ij^2)`, every odd derivative is zeroed at
+    /// the Nyquist frequency as in the forward transform, and `k = 0` maps to 0. Twenty-one
+    /// FFTs for 2LPT, three for 1LPT.
+    ///
+    /// Errors: [`IntegrateError::Length`] for cotangents of the wrong length,
+    /// [`IntegrateError::Mesh`] if `plan` does not have the modes' shape.
+    pub fn vjp(
+        modes: &FourierField<T>,
+        cotangent: &LptCotangent<T>,
+        plan: &dyn Fft3d<T>,
+    ) -> Result<FourierField<T>, IntegrateError> {
+        let mesh = *modes.mesh();
+        let n = mesh.n_cells();
+        let lengths = [
+            ("psi1 cotangent", Some(cotangent.psi1.len())),
+            ("psi2 cotangent", cotangent.psi2.as_ref().map(Vec::len)),
+        ];
+        for (what, got) in lengths {
+            if let Some(got) = got.filter(|&g| g != n) {
+                return Err(IntegrateError::Length {
+                    what,
+                    expected: n,
+                    got,
+                });
+            }
+        }
+        let phi1 = potential(&mesh, modes);
+        let mut phi1_bar = FourierField::zeros(mesh);
+        gradient_vjp(&mesh, &cotangent.psi1, -1.0, plan, &mut phi1_bar)?;
+        if let Some(psi2_bar) = &cotangent.psi2 {
+            Self::second_order_vjp(&mesh, &phi1, psi2_bar, plan, &mut phi1_bar)?;
+        }
+        // phi1 = -delta / k^2 is a real diagonal multiplier: its own adjoint.
+        Ok(potential(&mesh, &phi1_bar))
+    }
+
+    /// Adds to `phi1_bar` the cotangent of `phi1(k)` through [`Lpt::second_order`] for the
+    /// cotangent `psi2_bar` of `psi2` (equations on [`Lpt::vjp`]).
+    fn second_order_vjp(
+        mesh: &Mesh,
+        phi1: &FourierField<T>,
+        psi2_bar: &[[T; 3]],
+        plan: &dyn Fft3d<T>,
+        phi1_bar: &mut FourierField<T>,
+    ) -> Result<(), IntegrateError> {
+        let mut phi2_bar = FourierField::zeros(*mesh);
+        gradient_vjp(mesh, psi2_bar, 1.0, plan, &mut phi2_bar)?;
+        let source_k_bar = potential(mesh, &phi2_bar);
+        drop(phi2_bar);
+        let source_bar = forward_vjp(mesh, &source_k_bar, plan)?;
+        drop(source_k_bar);
+        let sbar = source_bar.as_slice();
+        let mut scratch = FourierField::zeros(*mesh);
+        let diag = [
+            hessian(mesh, phi1, 0, 0, plan, &mut scratch)?,
+            hessian(mesh, phi1, 1, 1, plan, &mut scratch)?,
+            hessian(mesh, phi1, 2, 2, plan, &mut scratch)?,
+        ];
+        // d S / d phi_ii = phi_jj + phi_kk.
+        for (i, j, k) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
+            let (hj, hk) = (diag[j].as_slice(), diag[k].as_slice());
+            let mut bar = RealField::<T>::zeros(*mesh);
+            bar.as_slice_mut()
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(c, b)| *b = sbar[c] * (hj[c] + hk[c]));
+            inverse_vjp(mesh, bar, plan, phi1_bar, second_derivative(i, i))?;
+        }
+        drop(diag);
+        // d S / d phi_ij = -2 phi_ij for i != j.
+        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+            let mut bar = hessian(mesh, phi1, i, j, plan, &mut scratch)?;
+            bar.as_slice_mut()
+                .par_iter_mut()
+                .zip(sbar.par_iter())
+                .for_each(|(b, s)| *b = -(*b + *b) * *s);
+            inverse_vjp(mesh, bar, plan, phi1_bar, second_derivative(i, j))?;
+        }
+        Ok(())
+    }
+
+    /// The order of the fields (second when `psi2` is present).
+    pub fn order(&self) -> LptOrder {
+        if self.psi2.is_some() {
+            LptOrder::Second
+        } else {
+            LptOrder::First
+        }
     }
 
     /// The particle lattice (the grid of the linear modes).

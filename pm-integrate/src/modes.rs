@@ -262,3 +262,95 @@ pub fn linear_modes<T: Real>(
     planes.into_iter().collect::<Result<(), _>>()?;
     Ok(modes)
 }
+
+/// Vector-Jacobian product of [`linear_modes`] with respect to the white noise: for the
+/// cotangent `modes_bar` of `delta_L(k)` returns `noise_bar(x)` with
+/// `dL = sum_x noise_bar(x) d noise(x)`.
+///
+/// The complex cotangent follows [`crate::Lpt::vjp`]'s convention: the half-complex array is
+/// the real vector of its stored `(re, im)` parts, each stored element counted once,
+/// `dL = sum_stored Re(conj(modes_bar_k) d delta_k)`. With `A_k = sqrt(P(|k|) N / V)`,
+/// `s = -1` for `phase_flip` (else 1) and `W = FFT(noise)`:
+///
+/// ```text
+/// default:          W_bar_k = s A_k modes_bar_k,
+/// fixed amplitude:  delta_k = s A_k sqrt(N) W_k / |W_k|,
+///                   W_bar_k = s A_k sqrt(N) [modes_bar_k / |W_k|
+///                             - W_k Re(conj(W_k) modes_bar_k) / |W_k|^3]   (0 where W_k = 0),
+/// noise_bar = FFT^T(W_bar) = N IFFT(W_bar_k / w_k),
+/// ```
+///
+/// `w_k` the Hermitian weight ([`Mesh::hermitian_weight`]). The default map is linear (the
+/// gradient does not depend on `noise`, which is used only for its mesh); the fixed-amplitude
+/// one is not (it is differentiable wherever no `W_k` vanishes).
+///
+/// Errors: as [`linear_modes`], and [`IntegrateError::Mesh`] if `modes_bar` is not on the
+/// noise's mesh.
+pub fn linear_modes_vjp<T: Real>(
+    noise: &RealField<T>,
+    power: &LinearPower<f64>,
+    options: ModeOptions,
+    modes_bar: &FourierField<T>,
+    plan: &dyn Fft3d<T>,
+) -> Result<RealField<T>, IntegrateError> {
+    let mesh = *noise.mesh();
+    if plan.shape() != mesh.shape() || *modes_bar.mesh() != mesh {
+        return Err(MeshError::MeshMismatch {
+            what: format!(
+                "FFT plan of shape {:?} and mode cotangent of shape {:?} for white noise of shape {:?}",
+                plan.shape(),
+                modes_bar.mesh().shape(),
+                mesh.shape()
+            ),
+        }
+        .into());
+    }
+    let n_cells = mesh.n_cells() as f64;
+    let scale = n_cells / mesh.volume();
+    let lookup = Lookup::new(&mesh, power, scale)?;
+    let sqrt_n = n_cells.sqrt();
+    let sign = if options.phase_flip { -1.0 } else { 1.0 };
+    let ny = mesh.shape()[1];
+    let nzc = mesh.complex_shape()[2];
+    // W_k, needed only by the fixed-amplitude Jacobian.
+    let w_k = if options.fixed_amplitude {
+        Some(noise.forward(plan)?)
+    } else {
+        None
+    };
+    let mut w_bar = modes_bar.clone();
+    let planes: Vec<Result<(), IntegrateError>> = w_bar
+        .as_slice_mut()
+        .par_chunks_mut(ny * nzc)
+        .enumerate()
+        .map(|(jx, plane)| {
+            for jy in 0..ny {
+                for jz in 0..nzc {
+                    let i = jy * nzc + jz;
+                    let v = &mut plane[i];
+                    let f = sign * lookup.amplitude(power, scale, jx, jy, jz)?;
+                    let (br, bi) = (v.re.as_f64(), v.im.as_f64());
+                    let (re, im) = match &w_k {
+                        None => (f * br, f * bi),
+                        Some(w) => {
+                            let z = w.as_slice()[jx * ny * nzc + i];
+                            let (zr, zi) = (z.re.as_f64(), z.im.as_f64());
+                            let m = zr.hypot(zi);
+                            if m > 0.0 {
+                                let c = f * sqrt_n / m;
+                                let proj = (zr * br + zi * bi) / (m * m);
+                                (c * (br - zr * proj), c * (bi - zi * proj))
+                            } else {
+                                (0.0, 0.0)
+                            }
+                        }
+                    };
+                    *v = Complex::new(T::lit(re), T::lit(im));
+                }
+            }
+            Ok(())
+        })
+        .collect();
+    planes.into_iter().collect::<Result<(), _>>()?;
+    crate::lpt::forward_vjp(&mesh, &w_bar, plan)
+}

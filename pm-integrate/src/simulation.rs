@@ -25,6 +25,27 @@ pub enum StepperKind {
     Cola,
 }
 
+impl StepperKind {
+    /// The stepper of this kind on `growth`, the growth table of `cosmology`, with its
+    /// derivatives with respect to the cosmological parameters enabled
+    /// ([`Stepper::kick_derivatives`]; their dual-number table is built on first use).
+    pub fn build(
+        self,
+        growth: Arc<GrowthTable<f64>>,
+        cosmology: &Cosmology<f64>,
+    ) -> Box<dyn Stepper> {
+        match self {
+            StepperKind::FastPm => {
+                Box::new(FastPm::new(growth).with_parameter_derivatives(cosmology))
+            }
+            StepperKind::Leapfrog => {
+                Box::new(Leapfrog::new(growth).with_parameter_derivatives(cosmology))
+            }
+            StepperKind::Cola => Box::new(Cola::new(growth).with_parameter_derivatives(cosmology)),
+        }
+    }
+}
+
 /// Where the white noise comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NoiseSource {
@@ -230,11 +251,7 @@ impl<T: Real, K: ForceKernel> SimulationBuilder<T, K> {
             .with_scheme(self.scheme)
             .with_window_compensation(self.compensate);
         let forces = PmForces::new(gravity, self.cosmology.omega_m());
-        let stepper: Box<dyn Stepper> = match self.stepper {
-            StepperKind::FastPm => Box::new(FastPm::new(growth.clone())),
-            StepperKind::Leapfrog => Box::new(Leapfrog::new(growth.clone())),
-            StepperKind::Cola => Box::new(Cola::new(growth.clone())),
-        };
+        let stepper = self.stepper.build(growth.clone(), &self.cosmology);
         Ok(Simulation {
             cosmology: self.cosmology,
             growth,
@@ -295,11 +312,42 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
         Ok(RealField::from_array(self.particle_mesh, noise)?)
     }
 
+    /// The FFT plan of the particle grid (the grid of the white noise and linear modes).
+    pub fn particle_plan(&self) -> &dyn Fft3d<T> {
+        self.particle_plan.as_ref()
+    }
+    /// The LPT order of the initial conditions.
+    pub fn lpt_order(&self) -> LptOrder {
+        self.lpt_order
+    }
+    /// The options of the linear modes (fixed amplitude, phase flip).
+    pub fn mode_options(&self) -> ModeOptions {
+        self.mode_options
+    }
+
     /// The linear density modes at a = 1 on the particle grid.
     pub fn linear_modes(&self) -> Result<FourierField<T>, IntegrateError> {
-        let noise = self.white_noise()?;
+        self.linear_modes_from(&self.white_noise()?)
+    }
+
+    /// The linear density modes at a = 1 from a given white-noise field on the particle grid
+    /// (see [`linear_modes`]); [`IntegrateError::Mesh`] if `noise` is on another mesh.
+    pub fn linear_modes_from(
+        &self,
+        noise: &RealField<T>,
+    ) -> Result<FourierField<T>, IntegrateError> {
+        if *noise.mesh() != self.particle_mesh {
+            return Err(pm_mesh::MeshError::MeshMismatch {
+                what: format!(
+                    "white noise on {:?} for the particle grid {:?}",
+                    noise.mesh(),
+                    self.particle_mesh
+                ),
+            }
+            .into());
+        }
         linear_modes(
-            &noise,
+            noise,
             &self.power,
             self.mode_options,
             self.particle_plan.as_ref(),
@@ -308,11 +356,27 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
 
     /// The LPT fields of the realisation.
     pub fn lpt(&self) -> Result<Lpt<T>, IntegrateError> {
-        Lpt::new(
-            &self.linear_modes()?,
-            self.lpt_order,
-            self.particle_plan.as_ref(),
-        )
+        self.lpt_from(&self.white_noise()?)
+    }
+
+    /// The LPT fields from a given white-noise field on the particle grid.
+    pub fn lpt_from(&self, noise: &RealField<T>) -> Result<Lpt<T>, IntegrateError> {
+        self.lpt_from_modes(&self.linear_modes_from(noise)?)
+    }
+
+    /// The LPT fields from given linear modes at a = 1 on the particle grid.
+    pub fn lpt_from_modes(&self, modes: &FourierField<T>) -> Result<Lpt<T>, IntegrateError> {
+        if *modes.mesh() != self.particle_mesh {
+            return Err(pm_mesh::MeshError::MeshMismatch {
+                what: format!(
+                    "linear modes on {:?} for the particle grid {:?}",
+                    modes.mesh(),
+                    self.particle_mesh
+                ),
+            }
+            .into());
+        }
+        Lpt::new(modes, self.lpt_order, self.particle_plan.as_ref())
     }
 
     /// Runs from the LPT initial state to the last scale factor, calling every observer at

@@ -1,5 +1,6 @@
 //! The kick-drift-kick driver and the `Stepper` trait that sets its coefficients.
 
+use pm_cosmo::{N_PARAMS, Scalar};
 use pm_fft::Real;
 use rayon::prelude::*;
 
@@ -37,6 +38,38 @@ pub trait Stepper: Send + Sync {
     /// Whether the coefficients use the LPT fields (then the driver needs them).
     fn needs_lpt(&self) -> bool {
         false
+    }
+    /// Derivatives of the kick coefficients with respect to the cosmological parameters:
+    /// entry `i` holds `d(scale, psi1, psi2)/d theta_i` for `theta_i = Param::ALL[i]`
+    /// (pm-cosmo's parameter set). The default errors (a stepper that does not depend on the
+    /// cosmology, or does not know how); the stock steppers compute them with dual numbers
+    /// through the same formulas as [`Stepper::kick`].
+    fn kick_derivatives(
+        &self,
+        a_from: f64,
+        a_to: f64,
+        a_force: f64,
+    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
+        let _ = (a_from, a_to, a_force);
+        Err(no_derivatives(&self.name()))
+    }
+    /// Derivatives of the drift coefficients with respect to the cosmological parameters,
+    /// as [`Stepper::kick_derivatives`].
+    fn drift_derivatives(
+        &self,
+        a_from: f64,
+        a_to: f64,
+        a_mom: f64,
+    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
+        let _ = (a_from, a_to, a_mom);
+        Err(no_derivatives(&self.name()))
+    }
+}
+
+fn no_derivatives(name: &str) -> IntegrateError {
+    IntegrateError::Config {
+        what: "stepper",
+        reason: format!("{name} does not provide derivatives with respect to the cosmology"),
     }
 }
 
@@ -143,8 +176,10 @@ pub fn kdk_step<T: Real>(
 }
 
 /// `int_{a0}^{a1} f(a) da` by 8-point Gauss-Legendre on pieces of at most 0.05 in ln a
-/// (exact to ~1e-14 for the smooth background integrands used here).
-pub(crate) fn integrate(f: impl Fn(f64) -> f64, a0: f64, a1: f64) -> f64 {
+/// (exact to ~1e-14 for the smooth background integrands used here). Generic over the
+/// scalar so that dual numbers carry parameter derivatives through it; the nodes depend on
+/// `a0, a1` only.
+pub(crate) fn integrate<S: Scalar>(f: impl Fn(f64) -> S, a0: f64, a1: f64) -> S {
     const X: [f64; 4] = [
         0.1834346424956498,
         0.5255324099163290,
@@ -158,7 +193,7 @@ pub(crate) fn integrate(f: impl Fn(f64) -> f64, a0: f64, a1: f64) -> f64 {
         0.1012285362903763,
     ];
     if a0 == a1 {
-        return 0.0;
+        return S::from(0.0);
     }
     let (lo, hi, sign) = if a1 > a0 {
         (a0, a1, 1.0)
@@ -167,17 +202,17 @@ pub(crate) fn integrate(f: impl Fn(f64) -> f64, a0: f64, a1: f64) -> f64 {
     };
     let pieces = ((hi / lo).ln() / 0.05).ceil().max(1.0) as usize;
     let ratio = (hi / lo).powf(1.0 / pieces as f64);
-    let mut total = 0.0;
+    let mut total = S::from(0.0);
     let mut left = lo;
     for p in 0..pieces {
         let right = if p + 1 == pieces { hi } else { left * ratio };
         let (mid, half) = (0.5 * (left + right), 0.5 * (right - left));
         for (x, w) in X.iter().zip(W) {
-            total += w * half * (f(mid - half * x) + f(mid + half * x));
+            total += (f(mid - half * x) + f(mid + half * x)) * (w * half);
         }
         left = right;
     }
-    sign * total
+    total * sign
 }
 
 #[cfg(test)]
