@@ -88,13 +88,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         "gradient" => {
             let g = pm_adjoint::value_and_gradient(&sim, &noise, &Quadratic)?;
-            let gn: f64 = g
-                .noise
-                .as_slice()
-                .iter()
-                .map(|v| v.as_f64().powi(2))
-                .sum();
-            println!("gradient: L = {:.6e}, |dL/dnoise| = {:.6e}", g.value, gn.sqrt());
+            let gn: f64 = g.noise.as_slice().iter().map(|v| v.as_f64().powi(2)).sum();
+            println!(
+                "gradient: L = {:.6e}, |dL/dnoise| = {:.6e}",
+                g.value,
+                gn.sqrt()
+            );
         }
         _ => return Err(usage.into()),
     }

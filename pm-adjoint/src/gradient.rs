@@ -3,7 +3,7 @@
 
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{Lpt, LptCotangent, Simulation, State, linear_modes_vjp};
+use pm_integrate::{Lpt, LptCotangent, Simulation, linear_modes_vjp};
 use pm_mesh::{FourierField, RealField};
 use rayon::prelude::*;
 
@@ -41,8 +41,6 @@ pub struct Gradient<T: Real> {
     /// Per step (forward order), the gradients with respect to its kick and drift
     /// coefficients (see [`StepCoefficientGradients`]).
     pub steps: Vec<StepCoefficientGradients>,
-    /// The final state of the forward run.
-    pub final_state: State<T>,
 }
 
 /// Runs `sim` forward from the white noise `noise` (on the particle grid), evaluates
@@ -60,7 +58,8 @@ pub struct Gradient<T: Real> {
 /// modes_bar = Lpt::vjp(delta_L, psi_bar);   noise_bar = linear_modes_vjp(modes_bar) + dL/dnoise
 /// ```
 ///
-/// Only the final state is kept from the forward run; [`reverse`] recovers the trajectory by
+/// Only the final state is kept from the forward run, and the reverse integration consumes
+/// it (no copy: run [`Simulation::evolve`] to keep one); [`reverse`] recovers the trajectory by
 /// integrating backwards, so memory does not grow with the number of steps. When the
 /// objective does not depend on the state (`state: None`), the reverse run is skipped and
 /// every gradient through the simulation is zero.
@@ -94,15 +93,22 @@ pub fn value_and_gradient<T: Real, K: ForceKernel>(
             prefactor: 0.0,
             kernel_params: vec![0.0; n_params],
             steps: vec![StepCoefficientGradients::default(); steps],
-            final_state,
         });
     };
 
+    // Steppers that do not move the LPT frame need no LPT fields while integrating back:
+    // free them (two particle vectors) for the reverse run and recompute them after it.
+    let lpt = if sim.stepper().needs_lpt() {
+        Some(lpt)
+    } else {
+        drop(lpt);
+        None
+    };
     let back = reverse(
         sim.stepper(),
         sim.forces(),
-        Some(&lpt),
-        final_state.clone(),
+        lpt.as_ref(),
+        final_state,
         sim.scale_factors(),
         cotangent,
     )?;
@@ -110,6 +116,10 @@ pub fn value_and_gradient<T: Real, K: ForceKernel>(
         disp: x_bar,
         mom: p_bar,
     } = &back.cotangent;
+    let lpt = match lpt {
+        Some(lpt) => lpt,
+        None => sim.lpt_from_modes(&modes)?,
+    };
     let (psi_bar, lpt_growth) = initial_placement_vjp(sim, &lpt, a_start, x_bar, p_bar, back.lpt)?;
     drop(lpt);
     let modes_bar = Lpt::vjp(&modes, &psi_bar, sim.particle_plan())?;
@@ -143,7 +153,6 @@ pub fn value_and_gradient<T: Real, K: ForceKernel>(
         prefactor: back.prefactor,
         kernel_params: back.kernel_params,
         steps: back.steps,
-        final_state,
     })
 }
 

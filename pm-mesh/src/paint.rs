@@ -532,34 +532,53 @@ impl<'a, T: Real> Binning<'a, T> {
     where
         W: Fn(usize) -> f64 + Sync,
     {
-        with_support!(self.scheme, S => self.paint_s::<W, S>(grid, weight))
+        self.paint_many::<_, 1>([grid], &|i| [weight(i)]);
     }
 
-    fn paint_s<W, const S: usize>(&self, grid: &mut [T], weight: &W)
+    /// [`Binning::paint`] of `G` grids at once with per-particle weights `weight(i)[g]`:
+    /// each particle's stencil is computed once. Every grid receives exactly the additions,
+    /// in the same order, that a separate [`Binning::paint`] would make (bitwise the same).
+    pub(crate) fn paint_many<W, const G: usize>(&self, grids: [&mut [T]; G], weight: &W)
     where
-        W: Fn(usize) -> f64 + Sync,
+        W: Fn(usize) -> [f64; G] + Sync,
+    {
+        with_support!(self.scheme, S => self.paint_s::<W, S, G>(grids, weight))
+    }
+
+    fn paint_s<W, const S: usize, const G: usize>(&self, grids: [&mut [T]; G], weight: &W)
+    where
+        W: Fn(usize) -> [f64; G] + Sync,
     {
         let shape = self.coords.shape;
         let plane = shape[1] * shape[2];
         if self.starts.is_empty() {
             // Small nx: one sequential pass in index order.
+            let mut grids = grids;
             for i in 0..self.coords.len() {
                 let st = self.coords.stencil::<S>(i);
                 let m = weight(i);
-                for a in 0..S {
-                    let p = &mut grid[st.idx[0][a] * plane..][..plane];
-                    deposit_plane(p, &st, shape[2], m * st.w[0][a]);
+                for (grid, m) in grids.iter_mut().zip(m) {
+                    for a in 0..S {
+                        let p = &mut grid[st.idx[0][a] * plane..][..plane];
+                        deposit_plane(p, &st, shape[2], m * st.w[0][a]);
+                    }
                 }
             }
             return;
         }
         let nc = self.starts.len() - 1;
-        let mut chunks: Vec<&mut [T]> = Vec::with_capacity(nc);
-        let mut rest = grid;
+        // chunks[c][g]: the slabs of chunk c in grid g.
+        let mut chunks: Vec<[&mut [T]; G]> = Vec::with_capacity(nc);
+        let mut rest = grids;
         for c in 0..nc {
-            let (head, tail) = rest.split_at_mut((self.starts[c + 1] - self.starts[c]) * plane);
+            let len = (self.starts[c + 1] - self.starts[c]) * plane;
+            let mut head: [&mut [T]; G] = std::array::from_fn(|_| <&mut [T]>::default());
+            for (h, r) in head.iter_mut().zip(rest.iter_mut()) {
+                let (first, tail) = std::mem::take(r).split_at_mut(len);
+                *h = first;
+                *r = tail;
+            }
             chunks.push(head);
-            rest = tail;
         }
         // Phase 1: even chunks with their right neighbours; phase 2: odd chunks, the last
         // one paired with chunk 0 (rotation puts the pairs side by side).
@@ -569,15 +588,21 @@ impl<'a, T: Real> Binning<'a, T> {
             }
             chunks.par_chunks_mut(2).enumerate().for_each(|(p, pair)| {
                 let (lo, hi) = pair.split_at_mut(1);
-                self.paint_chunk::<W, S>(2 * p + phase, lo[0], hi[0], weight);
+                self.paint_chunk::<W, S, G>(2 * p + phase, &mut lo[0], &mut hi[0], weight);
             });
         }
     }
 
-    /// Paints the particles of chunk `c` into its slabs `lo` and the next chunk's `hi`.
-    fn paint_chunk<W, const S: usize>(&self, c: usize, lo: &mut [T], hi: &mut [T], weight: &W)
-    where
-        W: Fn(usize) -> f64 + Sync,
+    /// Paints the particles of chunk `c` into its slabs `lo` and the next chunk's `hi`
+    /// (one of each per grid).
+    fn paint_chunk<W, const S: usize, const G: usize>(
+        &self,
+        c: usize,
+        lo: &mut [&mut [T]; G],
+        hi: &mut [&mut [T]; G],
+        weight: &W,
+    ) where
+        W: Fn(usize) -> [f64; G] + Sync,
     {
         let shape = self.coords.shape;
         let plane = shape[1] * shape[2];
@@ -592,14 +617,16 @@ impl<'a, T: Real> Binning<'a, T> {
                 let st = self.coords.stencil::<S>(i);
                 let m = weight(i);
                 let r0 = st.idx[0][0] - s0;
-                for a in 0..S {
-                    let r = r0 + a;
-                    let p = if r < width {
-                        &mut lo[r * plane..][..plane]
-                    } else {
-                        &mut hi[(r - width) * plane..][..plane]
-                    };
-                    deposit_plane(p, &st, shape[2], m * st.w[0][a]);
+                for g in 0..G {
+                    for a in 0..S {
+                        let r = r0 + a;
+                        let p = if r < width {
+                            &mut lo[g][r * plane..][..plane]
+                        } else {
+                            &mut hi[g][(r - width) * plane..][..plane]
+                        };
+                        deposit_plane(p, &st, shape[2], m[g] * st.w[0][a]);
+                    }
                 }
             }
         }

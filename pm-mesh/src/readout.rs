@@ -147,9 +147,8 @@ pub fn readout_vector_vjp<T: Real>(
     }
     if let Some(g) = grad_fields {
         let binning = Binning::new(positions, &mesh, scheme, 0.0);
-        for (a, f) in g.iter_mut().enumerate() {
-            binning.paint(f.as_slice_mut(), &|i| cotangent[i][a].as_f64());
-        }
+        let grids = g.each_mut().map(RealField::as_slice_mut);
+        binning.paint_many(grids, &|i| cotangent[i].map(|v| v.as_f64()));
     }
     if grad_pos.is_some() {
         let grids = fields.each_ref().map(RealField::as_slice);
