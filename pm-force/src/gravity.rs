@@ -5,7 +5,7 @@ use std::sync::Arc;
 use pm_fft::{Complex, CpuFft3d, Fft3d, Real};
 use pm_mesh::{
     FourierField, Mesh, Positions, RealField, Scheme, mean_particle_mass, paint, paint_vjp,
-    readout_vector, readout_vector_vjp,
+    readout_vector, readout_vector_and_vjp,
 };
 use rayon::prelude::*;
 
@@ -374,14 +374,12 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         let mut field_bar: [RealField<T>; 3] = std::array::from_fn(|_| RealField::zeros(self.mesh));
         {
             let fields = self.force_fields(&counts_k, c)?;
-            if let Some(acc) = acc {
-                readout_vector(&fields, positions, self.scheme, acc)?;
-            }
-            readout_vector_vjp(
+            readout_vector_and_vjp(
                 &fields,
                 positions,
                 self.scheme,
                 cotangent,
+                acc,
                 Some(&mut field_bar),
                 Some(&mut *grad_pos),
             )?;

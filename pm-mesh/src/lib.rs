@@ -28,5 +28,7 @@ pub use power::{
     Binning, CrossPowerSpectrum, PowerOptions, PowerSpectrum, cross_power_spectrum, power_spectrum,
     power_spectrum_real,
 };
-pub use readout::{readout, readout_vector, readout_vector_vjp, readout_vjp};
+pub use readout::{
+    readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
+};
 pub use scheme::Scheme;

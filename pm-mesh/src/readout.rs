@@ -134,11 +134,36 @@ pub fn readout_vector_vjp<T: Real>(
     grad_fields: Option<&mut [RealField<T>; 3]>,
     grad_pos: Option<&mut [[T; 3]]>,
 ) -> Result<(), MeshError> {
+    readout_vector_and_vjp(
+        fields,
+        positions,
+        scheme,
+        cotangent,
+        None,
+        grad_fields,
+        grad_pos,
+    )
+}
+
+/// [`readout_vector`] and [`readout_vector_vjp`] in one pass: writes the readout into
+/// `values` (when given; bitwise what [`readout_vector`] gives) while it accumulates the
+/// gradients, so the stencil and the field values are gathered once. A reverse-time adjoint
+/// needs both at the same positions.
+pub fn readout_vector_and_vjp<T: Real>(
+    fields: &[RealField<T>; 3],
+    positions: &Positions<'_, T>,
+    scheme: Scheme,
+    cotangent: &[[T; 3]],
+    values: Option<&mut [[T; 3]]>,
+    grad_fields: Option<&mut [RealField<T>; 3]>,
+    grad_pos: Option<&mut [[T; 3]]>,
+) -> Result<(), MeshError> {
     let mesh = *fields[0].mesh();
     check_same_mesh("fields", fields)?;
     positions.validate(&mesh)?;
     let n = positions.len();
     check_len("cotangent", n, Some(cotangent.len()))?;
+    check_len("values", n, values.as_deref().map(<[[T; 3]]>::len))?;
     check_len("grad_pos", n, grad_pos.as_deref().map(<[[T; 3]]>::len))?;
     if let Some(g) = grad_fields.as_deref() {
         for f in g {
@@ -150,21 +175,33 @@ pub fn readout_vector_vjp<T: Real>(
         let grids = g.each_mut().map(RealField::as_slice_mut);
         binning.paint_many(grids, &|i| cotangent[i].map(|v| v.as_f64()));
     }
-    if grad_pos.is_some() {
+    let want_pos = grad_pos.is_some();
+    if want_pos || values.is_some() {
         let grids = fields.each_ref().map(RealField::as_slice);
         let shape = mesh.shape();
         let inv_cell = mesh.cell_size().map(|c| 1.0 / c);
         let coords = Coords::new(positions, &mesh, 0.0);
         with_support!(scheme, S => {
-            par_particles(n, grad_pos, None::<&mut [()]>, |i, gp, _| {
+            par_particles(n, grad_pos, values, |i, gp, val| {
                 let st = coords.stencil::<S>(i);
+                if !want_pos {
+                    if let Some(val) = val {
+                        *val = gather_many::<T, S, 3>(&grids, &st, shape).map(T::lit);
+                    }
+                    return;
+                }
                 let mut g = [0.0; 3];
+                let mut out = [0.0; 3];
                 for (b, grid) in grids.iter().enumerate() {
                     let v = cotangent[i][b].as_f64();
-                    let (_, gb) = gather::<T, S, true>(grid, &st, shape);
+                    let (value, gb) = gather::<T, S, true>(grid, &st, shape);
+                    out[b] = value;
                     for a in 0..3 {
                         g[a] += v * gb[a];
                     }
+                }
+                if let Some(val) = val {
+                    *val = out.map(T::lit);
                 }
                 if let Some(gp) = gp {
                     for a in 0..3 {

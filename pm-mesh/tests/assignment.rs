@@ -6,7 +6,7 @@ use pm_fft::{CpuFft3d, Fft3d};
 use pm_mesh::{
     FourierField, Lattice, Mesh, MeshError, Positions, Real, RealField, Scheme, deconvolve,
     mean_particle_mass, paint, paint_interlaced, paint_vjp, readout, readout_vector,
-    readout_vector_vjp, readout_vjp,
+    readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +284,31 @@ fn dot_product_identities() {
                 assert!((a[k] - b[k]).abs() < 1e-13, "{scheme:?}");
             }
         }
+
+        // The fused readout + VJP gives bitwise the readout and the VJP of the two calls.
+        let mut gfs2 = [
+            RealField::zeros(mesh),
+            RealField::zeros(mesh),
+            RealField::zeros(mesh),
+        ];
+        let mut gp2 = vec![[0.0; 3]; n];
+        let mut rv2 = vec![[0.0; 3]; n];
+        readout_vector_and_vjp(
+            &fields,
+            &pos,
+            scheme,
+            &cv,
+            Some(&mut rv2),
+            Some(&mut gfs2),
+            Some(&mut gp2),
+        )
+        .unwrap();
+        assert_eq!(rv2, rv, "{scheme:?}: fused values");
+        assert_eq!(gfs2, gfs, "{scheme:?}: fused grad_fields");
+        assert_eq!(gp2, gp, "{scheme:?}: fused grad_pos");
+        let mut rv3 = vec![[0.0; 3]; n];
+        readout_vector_and_vjp(&fields, &pos, scheme, &cv, Some(&mut rv3), None, None).unwrap();
+        assert_eq!(rv3, rv, "{scheme:?}: fused values alone");
 
         // Dot-product identity for the readout_vector pair:
         // <cv, readout_vector(F)> = sum_a <grad_fields[a], F[a]>.
