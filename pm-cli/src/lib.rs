@@ -1,1 +1,88 @@
 //! The `pm` command: a default FastPM pipeline, its outputs and plots.
+//!
+//! The binary (`src/main.rs`) is a thin layer over this library:
+//! * [`config`]: the TOML configuration, its defaults (`default.toml`) and its validation
+//!   into a [`config::RunPlan`] before any work is done;
+//! * [`run`]: the forward run with snapshots, a progress bar and a summary;
+//! * [`snapshot`]: snapshot directories (`.npy` arrays with a JSON side-car), P(k) as CSV;
+//! * [`output`]: files and directories that appear whole or not at all;
+//! * [`plot`]: PNG pictures of a density slice and of P(k);
+//! * [`gradients`]: `pm grad-check` and `pm reconstruct`.
+
+pub mod config;
+pub mod gradients;
+pub mod kernel;
+pub mod output;
+#[path = "plot_stub.rs"]
+pub mod plot;
+pub mod progress;
+pub mod run;
+pub mod snapshot;
+
+use std::path::PathBuf;
+
+/// Everything `pm` can report as an error. Each message names the key, file or value at
+/// fault and what is allowed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A configuration key with a bad value (or a TOML syntax or type error).
+    #[error("invalid configuration: {key}: {reason}")]
+    Config {
+        /// The key (`simulation.box_size`) or, for parse errors, the file.
+        key: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {reason}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        reason: String,
+    },
+    /// The run directory holds files already.
+    #[error(
+        "output directory {} exists and is not empty: choose another (--output DIR) or pass \
+         --overwrite",
+        .0.display()
+    )]
+    OutputExists(PathBuf),
+    /// A snapshot that cannot be read.
+    #[error("snapshot {}: {reason}", path.display())]
+    Snapshot {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// SIGINT stopped the run.
+    #[error(
+        "interrupted: {snapshots} complete snapshot(s) kept in {}, nothing partial",
+        directory.display()
+    )]
+    Interrupted {
+        /// The run directory.
+        directory: PathBuf,
+        /// Snapshots written before the interruption.
+        snapshots: usize,
+    },
+    /// From the simulation.
+    #[error(transparent)]
+    Integrate(#[from] pm_integrate::IntegrateError),
+    /// From the adjoint.
+    #[error(transparent)]
+    Adjoint(#[from] pm_adjoint::AdjointError),
+    /// From mesh operations.
+    #[error(transparent)]
+    Mesh(#[from] pm_mesh::MeshError),
+    /// From an FFT plan.
+    #[error(transparent)]
+    Fft(#[from] pm_fft::FftError),
+    /// From the cosmology.
+    #[error(transparent)]
+    Cosmo(#[from] pm_cosmo::CosmoError),
+    /// From the pictures.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+}

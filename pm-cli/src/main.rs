@@ -1,0 +1,305 @@
+//! `pm`: run, inspect and check particle-mesh simulations. `pm --help` lists the commands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pm_cli::CliError;
+use pm_cli::config::{Config, DEFAULT_CONFIG, RunPlan};
+use pm_cli::gradients::{ReconstructOptions, grad_check, parse_stages, reconstruct_snapshot};
+use pm_cli::run::{RunOptions, install_interrupt_handler, run};
+use pm_cli::snapshot::{SnapshotMeta, measure_density, power_csv, read_positions, write_power_csv};
+use pm_mesh::{Positions, Scheme};
+
+#[derive(Parser)]
+#[command(
+    name = "pm",
+    version,
+    about = "Fast, differentiable particle-mesh N-body simulations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a simulation (the built-in default when no config is given).
+    Run {
+        /// A TOML config (`pm init` writes a commented one).
+        config: Option<PathBuf>,
+        /// Run directory (default: the config's output.directory).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Write into a non-empty run directory, replacing snapshots of the same name.
+        #[arg(long)]
+        overwrite: bool,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Write the commented default config.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "pm.toml")]
+        path: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a config without running it.
+    Validate {
+        /// The config.
+        config: PathBuf,
+    },
+    /// P(k) of a snapshot as CSV (k,power,modes,linear) on stdout or into a file.
+    Power {
+        /// A snapshot directory (e.g. pm-output/a_1.0000).
+        snapshot: PathBuf,
+        /// Mesh cells per side (default: the run's force mesh).
+        #[arg(long)]
+        mesh: Option<usize>,
+        /// Write the CSV here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a snapshot's metadata.
+    Info {
+        /// A snapshot directory.
+        snapshot: PathBuf,
+    },
+    /// Check the adjoint gradient of a run against finite differences (in f64).
+    GradCheck {
+        /// A TOML config (default: the built-in one).
+        config: Option<PathBuf>,
+        /// Random white-noise directions to check.
+        #[arg(long, default_value_t = 2)]
+        directions: usize,
+        /// Largest relative error accepted. In f64 the agreement is 1e-9 to 1e-7 unless a
+        /// particle crosses a cell boundary within a difference's step (mass assignment is
+        /// piecewise smooth), which can cost up to ~1e-5; a wrong gradient is off by O(1).
+        #[arg(long, default_value_t = 1e-4)]
+        tolerance: f64,
+    },
+    /// Recover the white noise of a snapshot's run from its final density.
+    Reconstruct {
+        /// The data: a snapshot directory written by `pm run`.
+        snapshot: PathBuf,
+        /// Adam stages ITERATIONS:SIGMA:SMOOTHING_MPC:LEARNING_RATE, comma separated.
+        #[arg(long, default_value = "40:0.5:4:0.01,40:0.5:2:0.005,40:0.5:1:0.0025")]
+        schedule: String,
+        /// Mesh cells per side of the data density (default: particles per side).
+        #[arg(long)]
+        mesh: Option<usize>,
+        /// Where to write the results.
+        #[arg(long, default_value = "pm-reconstruction")]
+        output: PathBuf,
+        /// Print every this many iterations.
+        #[arg(long, default_value_t = 10)]
+        every: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pm: {e}");
+            match e {
+                CliError::Interrupted { .. } => ExitCode::from(130),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// The config at `path` (or the default) and the directory its relative paths start from.
+fn load(path: Option<&Path>) -> Result<RunPlan, CliError> {
+    match path {
+        Some(p) => {
+            let base = p.parent().unwrap_or(Path::new("."));
+            Config::read(p)?.plan(base)
+        }
+        None => Config::default().plan(Path::new(".")),
+    }
+}
+
+fn execute(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Run {
+            config,
+            output,
+            overwrite,
+            quiet,
+        } => {
+            let plan = load(config.as_deref())?;
+            install_interrupt_handler()?;
+            let directory = output.unwrap_or_else(|| plan.config.output.directory.clone());
+            let s = &plan.config.simulation;
+            if !quiet {
+                println!(
+                    "pm run: {}^3 particles, {}^3 mesh, {} Mpc/h, {} {} steps from a = {} to {}, \
+                     {} -> {}",
+                    s.particles,
+                    s.mesh,
+                    s.box_size,
+                    plan.scale_factors.len() - 1,
+                    toml::Value::try_from(s.stepper)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    plan.scale_factors[0],
+                    plan.scale_factors.last().copied().unwrap_or_default(),
+                    match s.precision {
+                        pm_cli::config::Precision::F32 => "f32",
+                        pm_cli::config::Precision::F64 => "f64",
+                    },
+                    directory.display()
+                );
+            }
+            let summary = run(
+                &plan,
+                &RunOptions {
+                    directory,
+                    overwrite,
+                    progress: !quiet,
+                },
+            )?;
+            if !quiet {
+                for s in &summary.snapshots {
+                    println!("wrote {}", s.display());
+                }
+                println!(
+                    "done: {:.2} s wall, peak memory {}, {:.3e} particle-steps/s, {} threads",
+                    summary.wall_seconds,
+                    summary
+                        .peak_memory_bytes
+                        .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+                        .unwrap_or_else(|| "unknown".into()),
+                    summary.particle_steps_per_second,
+                    summary.threads
+                );
+            }
+            Ok(())
+        }
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                return Err(CliError::Io {
+                    path,
+                    reason: "exists already (pass --force to replace it)".into(),
+                });
+            }
+            pm_cli::output::write_bytes(&path, DEFAULT_CONFIG.as_bytes())?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Command::Validate { config } => {
+            let plan = load(Some(&config))?;
+            println!(
+                "{}: valid ({} steps, snapshots at a = {:?}, cosmology Omega_m = {:.4}, sigma8 = {:.4})",
+                config.display(),
+                plan.scale_factors.len() - 1,
+                plan.outputs
+                    .iter()
+                    .map(|&i| plan.scale_factors[i])
+                    .collect::<Vec<_>>(),
+                plan.cosmology.omega_m(),
+                plan.power.sigma8()
+            );
+            Ok(())
+        }
+        Command::Power {
+            snapshot,
+            mesh,
+            output,
+        } => {
+            let meta = SnapshotMeta::read(&snapshot)?;
+            let n = mesh.unwrap_or(meta.mesh);
+            let entry_dtype = meta.files.get("positions").map(|e| e.dtype.as_str());
+            let power = if entry_dtype == Some("float64") {
+                let x = read_positions::<f64>(&snapshot, &meta)?;
+                measure_density(&Positions::Absolute(&x), meta.box_size, n, Scheme::Cic)?.1
+            } else {
+                let x = read_positions::<f32>(&snapshot, &meta)?;
+                measure_density(&Positions::Absolute(&x), meta.box_size, n, Scheme::Cic)?.1
+            };
+            let linear = pm_cosmo::LinearPower::eisenstein_hu(&meta.cosmology)
+                .ok()
+                .filter(|_| meta.power_spectrum.starts_with("eisenstein_hu"))
+                .and_then(|p| {
+                    let g = pm_cosmo::GrowthTable::new(&meta.cosmology).ok()?;
+                    Some(
+                        power
+                            .k
+                            .iter()
+                            .map(|&k| p.power_at(k, meta.a, &g).unwrap_or(f64::NAN))
+                            .collect::<Vec<_>>(),
+                    )
+                });
+            match output {
+                Some(path) => write_power_csv(&path, &power, linear.as_deref()),
+                None => {
+                    print!("{}", power_csv(&power, linear.as_deref()));
+                    std::io::stdout().flush().ok();
+                    Ok(())
+                }
+            }
+        }
+        Command::Info { snapshot } => {
+            let meta = SnapshotMeta::read(&snapshot)?;
+            let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
+            println!("{text}");
+            Ok(())
+        }
+        Command::GradCheck {
+            config,
+            directions,
+            tolerance,
+        } => {
+            let plan = load(config.as_deref())?;
+            println!(
+                "pm grad-check: d L / d(input) of L = sum(delta^2) / 2N on the final density, \
+                 adjoint against central differences, f64"
+            );
+            let checks = grad_check(&plan, directions)?;
+            let mut worst: f64 = 0.0;
+            for c in &checks {
+                println!(
+                    "  {:28} adjoint {:+.10e}  finite difference {:+.10e}  relative error {:.2e}",
+                    c.name, c.adjoint, c.finite_difference, c.relative_error
+                );
+                worst = worst.max(c.relative_error);
+            }
+            if worst > tolerance {
+                return Err(CliError::Config {
+                    key: "grad-check".into(),
+                    reason: format!("largest relative error {worst:.2e} exceeds {tolerance:.0e}"),
+                });
+            }
+            println!("all {} checks within {tolerance:.0e}", checks.len());
+            Ok(())
+        }
+        Command::Reconstruct {
+            snapshot,
+            schedule,
+            mesh,
+            output,
+            every,
+        } => {
+            let options = ReconstructOptions {
+                stages: parse_stages(&schedule)?,
+                mesh,
+                directory: output,
+                every,
+            };
+            let written =
+                reconstruct_snapshot(&snapshot, &options, &mut |line| println!("{line}"))?;
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+    }
+}

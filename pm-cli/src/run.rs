@@ -1,0 +1,269 @@
+//! `pm run`: a validated [`RunPlan`] through the forward simulation, with snapshots, P(k),
+//! pictures, a progress bar and a summary.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use ndarray_npy::WritableElement;
+use pm_fft::Real;
+use pm_force::ForceKernel;
+use pm_integrate::{IntegrateError, ModeOptions, Simulation, State, StepInfo, TimeSteps};
+use pm_mesh::Scheme;
+use serde::Serialize;
+
+use crate::CliError;
+use crate::config::{Precision, RunPlan, kernel_name};
+use crate::kernel::ConfiguredKernel;
+use crate::output::write_json;
+use crate::progress::{Progress, peak_memory_bytes};
+use crate::snapshot::{Products, SnapshotMeta, scheme_name, snapshot_dir_name, write_snapshot};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Makes SIGINT (Ctrl-C) stop a run at the end of the current step, after any snapshot being
+/// written is complete; a second SIGINT is the same request. Call once, from a binary.
+pub fn install_interrupt_handler() -> Result<(), CliError> {
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).map_err(|e| CliError::Io {
+        path: PathBuf::from("<signal handler>"),
+        reason: e.to_string(),
+    })
+}
+
+/// True once SIGINT has been received.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run directory (the config's `output.directory` unless overridden).
+    pub directory: PathBuf,
+    /// Write into an existing, non-empty directory, replacing snapshots of the same name.
+    pub overwrite: bool,
+    /// Show the progress bar (it also needs stdout to be a terminal).
+    pub progress: bool,
+}
+
+/// What a finished run reports (also written as `summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The run directory.
+    pub directory: PathBuf,
+    /// Snapshot directories written.
+    pub snapshots: Vec<PathBuf>,
+    /// Particles.
+    pub particles: usize,
+    /// Steps.
+    pub steps: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Wall time of the whole run, seconds.
+    pub wall_seconds: f64,
+    /// Peak resident memory of the process, bytes (Linux only).
+    pub peak_memory_bytes: Option<u64>,
+    /// Particle updates per second: particles x steps / wall time.
+    pub particle_steps_per_second: f64,
+}
+
+/// Checks that `dir` can take a run: absent, empty, or `overwrite`.
+pub fn prepare_directory(dir: &Path, overwrite: bool) -> Result<(), CliError> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(CliError::Io {
+                path: dir.to_path_buf(),
+                reason: "exists and is not a directory".into(),
+            });
+        }
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| CliError::Io {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?
+            .next()
+            .is_none();
+        if !empty && !overwrite {
+            return Err(CliError::OutputExists(dir.to_path_buf()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `plan`: the output directory is created only once the simulation is built and its
+/// initial conditions are made, so a bad input leaves nothing behind.
+pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError> {
+    prepare_directory(&options.directory, options.overwrite)?;
+    let start = Instant::now();
+    let threads = plan.config.simulation.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| CliError::Config {
+            key: "simulation.threads".into(),
+            reason: e.to_string(),
+        })?;
+    let threads = pool.current_num_threads();
+    let snapshots = pool.install(|| match plan.config.simulation.precision {
+        Precision::F32 => run_typed::<f32>(plan, options),
+        Precision::F64 => run_typed::<f64>(plan, options),
+    })?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let particles = plan.config.simulation.particles.pow(3);
+    let steps = plan.scale_factors.len() - 1;
+    let summary = RunSummary {
+        directory: options.directory.clone(),
+        snapshots,
+        particles,
+        steps,
+        threads,
+        wall_seconds,
+        peak_memory_bytes: peak_memory_bytes(),
+        particle_steps_per_second: (particles * steps) as f64 / wall_seconds,
+    };
+    write_json(&options.directory.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// The simulation a plan describes, in precision `T`.
+pub fn build_simulation<T: Real>(
+    plan: &RunPlan,
+) -> Result<Simulation<T, ConfiguredKernel>, CliError> {
+    let s = &plan.config.simulation;
+    let f = &plan.config.force;
+    let builder = Simulation::<T, _>::builder(plan.cosmology)
+        .box_size(s.box_size)
+        .particles(s.particles)
+        .mesh(s.mesh)
+        .kernel(ConfiguredKernel::from_config(f))
+        .scheme(f.scheme.into())
+        .window_compensation(f.compensate)
+        .stepper(s.stepper.into())
+        .steps(TimeSteps::Explicit(plan.scale_factors.clone()))
+        .lpt(plan.lpt_order)
+        .modes(ModeOptions {
+            fixed_amplitude: s.fixed_amplitude,
+            phase_flip: s.phase_flip,
+        })
+        .power(plan.power.clone());
+    let builder = match &plan.white_noise {
+        Some(path) => builder.white_noise_file(path),
+        None => builder.seed(s.seed),
+    };
+    Ok(builder.build()?)
+}
+
+fn run_typed<T: Real + WritableElement>(
+    plan: &RunPlan,
+    options: &RunOptions,
+) -> Result<Vec<PathBuf>, CliError> {
+    let sim = build_simulation::<T>(plan)?;
+    let noise = sim.white_noise()?;
+    let lpt = sim.lpt_from(&noise)?;
+    drop(noise);
+    let initial = lpt.state(plan.scale_factors[0], sim.growth())?;
+    std::fs::create_dir_all(&options.directory).map_err(|e| CliError::Io {
+        path: options.directory.clone(),
+        reason: e.to_string(),
+    })?;
+    write_config(plan, &options.directory)?;
+
+    let config = &plan.config;
+    let meta = SnapshotMeta {
+        format: "pmrs-snapshot".into(),
+        code: format!("pmrs {}", env!("CARGO_PKG_VERSION")),
+        a: 0.0,
+        z: 0.0,
+        step: 0,
+        box_size: config.simulation.box_size,
+        particles: config.simulation.particles,
+        mesh: config.simulation.mesh,
+        cosmology: plan.cosmology,
+        power_spectrum: config.cosmology.power_spectrum.clone(),
+        seed: plan.white_noise.is_none().then_some(config.simulation.seed),
+        white_noise: plan.white_noise.clone(),
+        lpt_order: config.simulation.lpt_order,
+        stepper: sim.stepper().name(),
+        scale_factors: plan.scale_factors.clone(),
+        force_kernel: format!(
+            "{} ({})",
+            kernel_name(config.force.kernel),
+            sim.forces().gravity.kernel().name()
+        ),
+        force_scheme: scheme_name(config.force.scheme.into()).into(),
+        precision: T::NAME.into(),
+        files: Default::default(),
+        power: None,
+    };
+    let products = Products {
+        particles: config.output.snapshots,
+        density: config.output.density,
+        power: config.output.power,
+        plots: config.output.plots,
+    };
+    let progress = Progress::new(plan.scale_factors.len() - 1, options.progress);
+    let written = RefCell::new(Vec::new());
+    let failure = RefCell::new(None);
+    let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
+        progress.step(info.index, info.a);
+        if plan.outputs.contains(&info.index) {
+            let meta = SnapshotMeta {
+                a: info.a,
+                z: 1.0 / info.a - 1.0,
+                step: info.index,
+                ..meta.clone()
+            };
+            let dir = options.directory.join(snapshot_dir_name(info.a));
+            let linear = |k: f64| {
+                sim.power()
+                    .power_at(k, info.a, sim.growth())
+                    .unwrap_or(f64::NAN)
+            };
+            match write_snapshot(
+                &dir,
+                options.overwrite,
+                meta,
+                &state.positions(),
+                &state.mom,
+                products,
+                Scheme::Cic,
+                &linear,
+            ) {
+                Ok(path) => written.borrow_mut().push(path),
+                Err(e) => {
+                    let message = e.to_string();
+                    *failure.borrow_mut() = Some(e);
+                    return Err(IntegrateError::Observer(message));
+                }
+            }
+        }
+        if interrupted() {
+            return Err(IntegrateError::Observer("interrupted".into()));
+        }
+        Ok(())
+    };
+    let result = sim.evolve(initial, Some(&lpt), &mut [&mut observer]);
+    progress.finish();
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    match result {
+        Ok(_) => Ok(written.into_inner()),
+        Err(_) if interrupted() => Err(CliError::Interrupted {
+            directory: options.directory.clone(),
+            snapshots: written.into_inner().len(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes the full configuration of the run (every default filled in) as `config.toml`.
+fn write_config(plan: &RunPlan, dir: &Path) -> Result<(), CliError> {
+    let path = dir.join("config.toml");
+    let text = toml::to_string(&plan.config).map_err(|e| CliError::Io {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    crate::output::write_bytes(&path, text.as_bytes())
+}
