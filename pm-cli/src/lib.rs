@@ -43,8 +43,8 @@ pub enum CliError {
     },
     /// The run directory holds files already.
     #[error(
-        "output directory {} exists and is not empty: choose another (--output DIR) or pass \
-         --overwrite",
+        "output directory {} holds files that pm run did not write: choose another \
+         (--output DIR) or pass --overwrite",
         .0.display()
     )]
     OutputExists(PathBuf),

@@ -32,7 +32,8 @@ enum Command {
         /// Run directory (default: the config's output.directory).
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Write into a non-empty run directory, replacing snapshots of the same name.
+        /// Also write into a directory holding other files (a previous run's are always
+        /// replaced).
         #[arg(long)]
         overwrite: bool,
         /// No progress bar and no summary.

@@ -41,7 +41,8 @@ pub fn interrupted() -> bool {
 pub struct RunOptions {
     /// The run directory (the config's `output.directory` unless overridden).
     pub directory: PathBuf,
-    /// Write into an existing, non-empty directory, replacing snapshots of the same name.
+    /// Write into a directory that holds files other than a previous run's (they are kept;
+    /// a previous run's files are replaced in any case).
     pub overwrite: bool,
     /// Show the progress bar (it also needs stdout to be a terminal).
     pub progress: bool,
@@ -68,24 +69,56 @@ pub struct RunSummary {
     pub particle_steps_per_second: f64,
 }
 
-/// Checks that `dir` can take a run: absent, empty, or `overwrite`.
+/// Whether `name` is something `pm run` writes into a run directory
+/// (including the temporary names of a run that was killed outright).
+fn is_run_entry(name: &str) -> bool {
+    let temporary = name.starts_with('.')
+        && [".partial", ".tmp", ".old"]
+            .iter()
+            .any(|s| name.ends_with(s));
+    name == "config.toml" || name == "summary.json" || name.starts_with("a_") || temporary
+}
+
+/// Checks that `dir` can take a run: absent, empty, a previous run's directory (holding only
+/// what `pm run` writes: it is replaced), or anything with `overwrite`.
 pub fn prepare_directory(dir: &Path, overwrite: bool) -> Result<(), CliError> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(CliError::Io {
-                path: dir.to_path_buf(),
-                reason: "exists and is not a directory".into(),
-            });
-        }
-        let empty = std::fs::read_dir(dir)
-            .map_err(|e| CliError::Io {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-            })?
-            .next()
-            .is_none();
-        if !empty && !overwrite {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        return Err(CliError::Io {
+            path: dir.to_path_buf(),
+            reason: "exists and is not a directory".into(),
+        });
+    }
+    let io = |e: std::io::Error| CliError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        if !overwrite && !is_run_entry(&name.to_string_lossy()) {
             return Err(CliError::OutputExists(dir.to_path_buf()));
+        }
+    }
+    Ok(())
+}
+
+/// Removes a previous run's files from `dir` (what [`prepare_directory`] accepted).
+fn clear_previous_run(dir: &Path) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if is_run_entry(&entry.file_name().to_string_lossy()) {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(io)?;
+            } else {
+                std::fs::remove_file(&path).map_err(io)?;
+            }
         }
     }
     Ok(())
@@ -163,6 +196,9 @@ fn run_typed<T: Real + WritableElement>(
     let lpt = sim.lpt_from(&noise)?;
     drop(noise);
     let initial = lpt.state(plan.scale_factors[0], sim.growth())?;
+    if options.directory.exists() {
+        clear_previous_run(&options.directory)?;
+    }
     std::fs::create_dir_all(&options.directory).map_err(|e| CliError::Io {
         path: options.directory.clone(),
         reason: e.to_string(),
@@ -222,7 +258,7 @@ fn run_typed<T: Real + WritableElement>(
             };
             match write_snapshot(
                 &dir,
-                options.overwrite,
+                true,
                 meta,
                 &state.positions(),
                 &state.mom,

@@ -181,10 +181,23 @@ fn a_run_writes_every_promised_file_and_its_power_matches_the_library() {
         );
     }
     no_hidden_files(&run);
-    // A second run into the same directory is refused without --overwrite.
+    // A second run replaces the first; a directory holding other files is refused.
+    let before = files(&run.join("a_1.0000"));
+    let out = pm(&["run", "tiny.toml", "--output", "run", "--quiet"], &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(files(&run.join("a_1.0000")) == before);
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
     let out = pm(&["run", "tiny.toml", "--output", "run", "--quiet"], &dir);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exists and is not empty"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds files that pm run did not write"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("notes.txt")).unwrap(),
+        "mine"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
