@@ -14,7 +14,7 @@ use pm_cosmo::{LinearPower, Param};
 use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::Simulation;
-use pm_mesh::{Mesh, Positions, PowerOptions, RealField, Scheme, mean_particle_mass, paint};
+use pm_mesh::{Mesh, Positions, PowerOptions, RealField, Scheme, density_contrast};
 use serde::Serialize;
 
 use crate::CliError;
@@ -300,17 +300,7 @@ fn reconstruct_typed<T: Real + ReadableElement + WritableElement>(
     let n = options.mesh.unwrap_or(meta.particles);
     let mesh = Mesh::cubic(n, meta.box_size)?;
     let positions = read_positions::<T>(snapshot_dir, meta)?;
-    let mut data = RealField::<T>::zeros(mesh);
-    paint(
-        &mut data,
-        &Positions::Absolute(&positions),
-        None,
-        Scheme::Cic,
-    )?;
-    let m = T::lit(mean_particle_mass(&mesh, positions.len()));
-    data.as_slice_mut()
-        .iter_mut()
-        .for_each(|v| *v = *v * m - T::one());
+    let data = density_contrast(&Positions::Absolute(&positions), mesh, Scheme::Cic)?;
     drop(positions);
     let truth = match meta.seed {
         Some(_) => Some(sim.white_noise()?),

@@ -9,7 +9,7 @@ use ndarray_npy::{ReadNpyExt, ReadableElement, WritableElement};
 use pm_cosmo::Cosmology;
 use pm_fft::{CpuFft3d, Real};
 use pm_mesh::{
-    Mesh, Positions, PowerOptions, PowerSpectrum, RealField, Scheme, mean_particle_mass, paint,
+    Mesh, Positions, PowerOptions, PowerSpectrum, RealField, Scheme, density_contrast,
     power_spectrum,
 };
 use serde::{Deserialize, Serialize};
@@ -130,12 +130,7 @@ pub fn measure_density<T: Real>(
     scheme: Scheme,
 ) -> Result<(RealField<T>, PowerSpectrum), CliError> {
     let mesh = Mesh::cubic(n, box_size)?;
-    let mut rho = RealField::<T>::zeros(mesh);
-    paint(&mut rho, positions, None, scheme)?;
-    let m = T::lit(mean_particle_mass(&mesh, positions.len()));
-    rho.as_slice_mut()
-        .iter_mut()
-        .for_each(|v| *v = *v * m - T::one());
+    let rho = density_contrast(positions, mesh, scheme)?;
     let plan = CpuFft3d::<T>::new(mesh.shape())?;
     let power = power_spectrum(
         &rho.forward(&plan)?,

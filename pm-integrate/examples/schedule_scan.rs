@@ -11,8 +11,7 @@ use pm_cosmo::Cosmology;
 use pm_fft::CpuFft3d;
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
 use pm_mesh::{
-    Binning, Mesh, PowerOptions, PowerSpectrum, RealField, Scheme, mean_particle_mass, paint,
-    power_spectrum,
+    Binning, Mesh, PowerOptions, PowerSpectrum, RealField, Scheme, density_contrast, power_spectrum,
 };
 
 const BOX: f64 = 128.0;
@@ -52,12 +51,7 @@ fn final_power(
         .build()?
         .run(&mut [])?;
     let mesh = Mesh::cubic(MESH, BOX)?;
-    let mut rho = RealField::<f32>::zeros(mesh);
-    paint(&mut rho, &state.positions(), None, Scheme::Cic)?;
-    let m = mean_particle_mass(&mesh, state.len()) as f32;
-    rho.as_slice_mut()
-        .iter_mut()
-        .for_each(|v| *v = *v * m - 1.0);
+    let rho = density_contrast(&state.positions(), mesh, Scheme::Cic)?;
     let k_ny = std::f64::consts::PI * PARTICLES as f64 / BOX;
     let kf = 2.0 * std::f64::consts::PI / BOX;
     let options = PowerOptions {

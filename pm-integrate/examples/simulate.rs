@@ -7,7 +7,7 @@ use std::time::Instant;
 use pm_cosmo::Cosmology;
 use pm_fft::CpuFft3d;
 use pm_integrate::{Simulation, State, StepInfo, TimeSteps};
-use pm_mesh::{Mesh, PowerOptions, RealField, Scheme, mean_particle_mass, paint, power_spectrum};
+use pm_mesh::{Mesh, PowerOptions, Scheme, density_contrast, power_spectrum};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed = match std::env::args().nth(1) {
@@ -47,12 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Final density on the force mesh, CIC window deconvolved.
     let mesh = Mesh::cubic(128, 256.0)?;
-    let mut rho = RealField::<f32>::zeros(mesh);
-    paint(&mut rho, &state.positions(), None, Scheme::Cic)?;
-    let m = mean_particle_mass(&mesh, state.len()) as f32;
-    rho.as_slice_mut()
-        .iter_mut()
-        .for_each(|v| *v = *v * m - 1.0);
+    let rho = density_contrast(&state.positions(), mesh, Scheme::Cic)?;
     let p = power_spectrum(
         &rho.forward(&CpuFft3d::new(mesh.shape())?)?,
         &PowerOptions {

@@ -21,7 +21,7 @@ pub use compensate::{deconvolve, paint_interlaced};
 pub use error::MeshError;
 pub use field::{FourierField, RealField};
 pub use mesh::Mesh;
-pub use paint::{mean_particle_mass, paint, paint_vjp};
+pub use paint::{density_contrast, mean_particle_mass, paint, paint_vjp};
 pub use pm_fft::{Complex, Real};
 pub use positions::{Lattice, Positions};
 pub use power::{

@@ -56,6 +56,39 @@ pub fn mean_particle_mass(mesh: &Mesh, n_particles: usize) -> f64 {
     mesh.n_cells() as f64 / n_particles as f64
 }
 
+/// The density contrast of `positions` painted on `mesh` with `scheme`:
+///
+/// ```text
+/// delta[c] = m sum_i W(x_i - c) - 1,    m = n_cells / n_particles
+/// ```
+///
+/// (`m` from [`mean_particle_mass`], so that the mean of `1 + delta` is 1; the product is
+/// formed in f64 and rounded once to `T`).
+///
+/// ```
+/// use pm_mesh::{Lattice, Mesh, Positions, Scheme, density_contrast};
+/// let mesh = Mesh::cubic(8, 64.0).unwrap();
+/// let lattice = Lattice::cubic(4, 64.0).unwrap();
+/// let disp = vec![[0.0f64; 3]; lattice.len()];
+/// let delta = density_contrast(&Positions::Displaced { lattice, disp: &disp }, mesh, Scheme::Cic)
+///     .unwrap();
+/// let mean: f64 = delta.as_slice().iter().sum::<f64>() / 512.0;
+/// assert!(mean.abs() < 1e-12);
+/// ```
+pub fn density_contrast<T: Real>(
+    positions: &Positions<'_, T>,
+    mesh: Mesh,
+    scheme: Scheme,
+) -> Result<RealField<T>, MeshError> {
+    let mut rho = RealField::zeros(mesh);
+    paint(&mut rho, positions, None, scheme)?;
+    let m = mean_particle_mass(&mesh, positions.len());
+    rho.as_slice_mut()
+        .par_iter_mut()
+        .for_each(|v| *v = T::lit(m * v.as_f64() - 1.0));
+    Ok(rho)
+}
+
 /// Adds the weight `w_i` (1 when `weights` is `None`) of every particle to `field`:
 ///
 /// `field[c] += sum_i w_i W(x_i - c)`, with `W(s) = W1(s_x) W1(s_y) W1(s_z)` the scheme's

@@ -13,9 +13,7 @@ use pm_cosmo::Cosmology;
 use pm_fft::CpuFft3d;
 use pm_force::{FastPmKernel, ForceKernel};
 use pm_integrate::{Simulation, TimeSteps};
-use pm_mesh::{
-    Mesh, PowerOptions, PowerSpectrum, RealField, Scheme, mean_particle_mass, paint, power_spectrum,
-};
+use pm_mesh::{Mesh, PowerOptions, PowerSpectrum, Scheme, density_contrast, power_spectrum};
 
 /// FastPM's gradient and Laplacian with the Gaussian long-range filter `exp(-k^2 r_s^2)`.
 #[derive(Debug, Clone, Copy)]
@@ -57,12 +55,7 @@ fn final_power<K: ForceKernel>(kernel: K) -> Result<PowerSpectrum, Box<dyn std::
         .build()?
         .run(&mut [])?;
     let mesh = Mesh::cubic(mesh_n, box_size)?;
-    let mut rho = RealField::<f32>::zeros(mesh);
-    paint(&mut rho, &state.positions(), None, Scheme::Cic)?;
-    let m = mean_particle_mass(&mesh, state.len()) as f32;
-    rho.as_slice_mut()
-        .iter_mut()
-        .for_each(|v| *v = *v * m - 1.0);
+    let rho = density_contrast(&state.positions(), mesh, Scheme::Cic)?;
     let options = PowerOptions {
         compensate: Some(Scheme::Cic),
         ..Default::default()

@@ -20,7 +20,9 @@ pub use prior::WhiteNoisePrior;
 
 use pm_fft::Real;
 use pm_integrate::IntegrateError;
-use pm_mesh::{Mesh, MeshError, RealField, Scheme, mean_particle_mass, paint, paint_vjp};
+use pm_mesh::{
+    Mesh, MeshError, RealField, Scheme, density_contrast, mean_particle_mass, paint_vjp,
+};
 use rayon::prelude::*;
 
 use crate::{AdjointError, Objective, ObjectiveInput, ObjectiveOutput, StateCotangent};
@@ -111,13 +113,7 @@ pub fn painted_density<T: Real>(
     mesh: Mesh,
     scheme: Scheme,
 ) -> Result<RealField<T>, AdjointError> {
-    let mut rho = RealField::zeros(mesh);
-    paint(&mut rho, &state.positions(), None, scheme).map_err(mesh_error)?;
-    let m = mean_particle_mass(&mesh, state.len());
-    rho.as_slice_mut()
-        .par_iter_mut()
-        .for_each(|v| *v = T::lit(m * v.as_f64() - 1.0));
-    Ok(rho)
+    density_contrast(&state.positions(), mesh, scheme).map_err(mesh_error)
 }
 
 /// A [`FieldObjective`] of the final density: an [`Objective`] that paints the final
