@@ -25,8 +25,8 @@ pub use paint::{density_contrast, mean_particle_mass, paint, paint_vjp};
 pub use pm_fft::{Complex, Real};
 pub use positions::{Lattice, Positions};
 pub use power::{
-    Binning, CrossPowerSpectrum, PowerOptions, PowerSpectrum, cross_power_spectrum, power_spectrum,
-    power_spectrum_real,
+    Binning, CrossPowerSpectrum, ModeBins, PowerOptions, PowerSpectrum, cross_power_spectrum,
+    power_spectrum, power_spectrum_real,
 };
 pub use readout::{
     readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,

@@ -504,6 +504,74 @@ impl Sums {
     }
 }
 
+/// The bin of every stored mode of a mesh's half-complex spectrum, exactly as
+/// [`power_spectrum`] bins it, with the inverse squared window of each mode: for code that
+/// needs per-mode access (a loss on P(k) and its gradient) and must agree with the estimator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeBins {
+    bin: Vec<u32>,
+    inv_w2: Vec<f64>,
+    n_modes: Vec<u64>,
+}
+
+impl ModeBins {
+    /// The bins of `options` (default: [`Binning::default_for`] the mesh) for every mode of
+    /// `mesh`, and `1 / W(k)^2` of `options.compensate` (1 without).
+    ///
+    /// Errors: invalid options, as [`power_spectrum`].
+    pub fn new(mesh: &Mesh, options: &PowerOptions) -> Result<Self, MeshError> {
+        let binning = options.validate(mesh)?;
+        let spec = BinSpec::new(mesh, &binning);
+        let [nx, ny, nzc] = mesh.complex_shape();
+        let (qx2, wx) = axis_tables(mesh, &spec, 0, options.compensate);
+        let (qy2, wy) = axis_tables(mesh, &spec, 1, options.compensate);
+        let (qz2, wz) = axis_tables(mesh, &spec, 2, options.compensate);
+        let mut bin = vec![u32::MAX; nx * ny * nzc];
+        let mut inv_w2 = vec![0.0; nx * ny * nzc];
+        let mut n_modes = vec![0u64; spec.n];
+        for ix in 0..nx {
+            for iy in 0..ny {
+                let row = (ix * ny + iy) * nzc;
+                for iz in 0..nzc {
+                    let q2 = qx2[ix] + qy2[iy] + qz2[iz];
+                    inv_w2[row + iz] = wx[ix] * wy[iy] * wz[iz];
+                    if q2 == 0.0 {
+                        continue;
+                    }
+                    if let Some(b) = spec.bin(q2.sqrt()) {
+                        bin[row + iz] = b as u32;
+                        n_modes[b] += mesh.hermitian_weight(iz) as u64;
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            bin,
+            inv_w2,
+            n_modes,
+        })
+    }
+
+    /// The bin of stored mode `i` (C order over `[nx][ny][nz/2+1]`), if it is in one.
+    #[inline]
+    pub fn bin(&self, i: usize) -> Option<usize> {
+        let b = self.bin[i];
+        (b != u32::MAX).then_some(b as usize)
+    }
+
+    /// `1 / W(k)^2` of stored mode `i`.
+    #[inline]
+    pub fn inverse_window_squared(&self, i: usize) -> f64 {
+        self.inv_w2[i]
+    }
+
+    /// Modes of the full spectrum per bin (Hermitian pairs counted twice), as
+    /// [`PowerSpectrum::n_modes`].
+    pub fn n_modes(&self) -> &[u64] {
+        &self.n_modes
+    }
+}
+
 /// One axis's hoisted arrays: squared scaled wavenumbers `(k_a / scale)^2` and the inverse
 /// squared window `1 / W(k_a)^2` (1 without compensation).
 fn axis_tables(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pm_fft::{Complex, CpuFft3d, Fft3d, Real};
-use pm_mesh::{Binning, FourierField, Mesh, MeshError, PowerOptions, RealField, power_spectrum};
+use pm_mesh::{FourierField, Mesh, MeshError, ModeBins, PowerOptions, RealField};
 use rayon::prelude::*;
 
 use super::{FieldObjective, FieldOutput, check_mesh, invalid, mesh_error};
@@ -26,7 +26,7 @@ pub enum PowerLossForm {
 /// L = sum_b w_b (ln P_b - ln T_b)^2        (PowerLossForm::Log)
 /// ```
 ///
-/// with `P_b` pm-mesh's estimator ([`power_spectrum`], same bins, shot noise and window
+/// with `P_b` pm-mesh's estimator ([`pm_mesh::power_spectrum`], same bins, shot noise and window
 /// compensation, taken from a [`PowerOptions`]):
 ///
 /// ```text
@@ -74,119 +74,12 @@ impl<T: Real> std::fmt::Debug for PowerSpectrumLoss<T> {
     }
 }
 
-/// Per mode of the half-complex grid, its bin (`u32::MAX`: none) and `1 / W_k^2`; per bin
-/// the number of modes of the full spectrum. Built with the same arithmetic as pm-mesh's
-/// estimator (checked against its mode counts on construction).
-#[derive(Debug, Clone)]
-struct ModeBins {
-    bin: Vec<u32>,
-    inv_w2: Vec<f64>,
-    count: Vec<u64>,
-}
-
-/// `x` rounded to the nearest integer if it is one to a few ulps (as pm-mesh's estimator).
-fn snap(x: f64) -> f64 {
-    let r = x.round();
-    if (x - r).abs() <= 1e-12 * r.abs().max(1.0) {
-        r
-    } else {
-        x
-    }
-}
-
-impl ModeBins {
-    /// Bins every mode as [`power_spectrum`] does: `q = |k| / scale` from per-axis
-    /// `(f_a k_f,a / scale)^2` with the ratios `k_f,a / dk` snapped for linear bins, then
-    /// `t = q - k_min/dk` (linear) or `(ln q - ln k_min) / dlnk` (log), bin `floor(t)` for
-    /// `0 <= t < n`; `k = 0` excluded.
-    fn new(mesh: &Mesh, binning: &Binning, compensate: Option<pm_mesh::Scheme>) -> Self {
-        let kf = mesh.fundamental();
-        let (n, log, t0, dln, ratio) = match *binning {
-            Binning::Linear {
-                k_min,
-                k_max,
-                n_bins,
-            } => {
-                let dk = (k_max - k_min) / n_bins as f64;
-                let ratio: [f64; 3] = std::array::from_fn(|a| snap(kf[a] / dk));
-                (n_bins, false, snap(k_min / dk), 0.0, ratio)
-            }
-            Binning::Log {
-                k_min,
-                k_max,
-                n_bins,
-            } => (
-                n_bins,
-                true,
-                k_min.ln(),
-                (k_max / k_min).ln() / n_bins as f64,
-                kf,
-            ),
-        };
-        let shape = mesh.shape();
-        let [nx, ny, nzc] = mesh.complex_shape();
-        let axis = |a: usize| -> (Vec<f64>, Vec<f64>) {
-            let len = if a == 2 { nzc } else { shape[a] };
-            let dx = mesh.cell_size()[a];
-            let k = mesh.wavenumbers(a);
-            let q2 = (0..len)
-                .map(|j| {
-                    let f = if a == 2 {
-                        j as f64
-                    } else {
-                        Mesh::frequency(shape[a], j) as f64
-                    };
-                    let s = f * ratio[a];
-                    s * s
-                })
-                .collect();
-            let iw = k
-                .iter()
-                .map(|&ka| match compensate {
-                    Some(scheme) => {
-                        let w = scheme.fourier_window(ka, dx);
-                        1.0 / (w * w)
-                    }
-                    None => 1.0,
-                })
-                .collect();
-            (q2, iw)
-        };
-        let (qx2, wx) = axis(0);
-        let (qy2, wy) = axis(1);
-        let (qz2, wz) = axis(2);
-        let mut bin = vec![u32::MAX; nx * ny * nzc];
-        let mut inv_w2 = vec![0.0; nx * ny * nzc];
-        let mut count = vec![0u64; n];
-        for ix in 0..nx {
-            for iy in 0..ny {
-                let row = (ix * ny + iy) * nzc;
-                for iz in 0..nzc {
-                    let q2 = qx2[ix] + qy2[iy] + qz2[iz];
-                    inv_w2[row + iz] = wx[ix] * wy[iy] * wz[iz];
-                    if q2 == 0.0 {
-                        continue;
-                    }
-                    let q = q2.sqrt();
-                    let t = if log { (q.ln() - t0) / dln } else { q - t0 };
-                    if t >= 0.0 && t < n as f64 {
-                        let b = (t as usize).min(n - 1);
-                        bin[row + iz] = b as u32;
-                        count[b] += mesh.hermitian_weight(iz) as u64;
-                    }
-                }
-            }
-        }
-        Self { bin, inv_w2, count }
-    }
-}
-
 impl<T: Real> PowerSpectrumLoss<T> {
     /// The loss of fields on `mesh` against `target` (one value per bin of
-    /// `options.binning`, or of [`Binning::default_for`] the mesh), with weight 1 on every
+    /// `options.binning`, or of [`pm_mesh::Binning::default_for`] the mesh), with weight 1 on every
     /// bin that has modes.
     ///
-    /// Errors: invalid options (as [`power_spectrum`]), a target of the wrong length, a
+    /// Errors: invalid options (as [`pm_mesh::power_spectrum`]), a target of the wrong length, a
     /// non-finite or non-positive target in a weighted bin.
     pub fn new(
         mesh: Mesh,
@@ -194,26 +87,16 @@ impl<T: Real> PowerSpectrumLoss<T> {
         target: Vec<f64>,
         form: PowerLossForm,
     ) -> Result<Self, AdjointError> {
-        // Validates the options and gives the mode counts the bins must reproduce.
-        let reference =
-            power_spectrum(&FourierField::<T>::zeros(mesh), &options).map_err(mesh_error)?;
-        let binning = options
-            .binning
-            .unwrap_or_else(|| Binning::default_for(&mesh));
-        let bins = ModeBins::new(&mesh, &binning, options.compensate);
-        assert_eq!(
-            bins.count, reference.n_modes,
-            "the loss's binning must reproduce pm-mesh's estimator"
-        );
-        if target.len() != bins.count.len() {
+        let bins = ModeBins::new(&mesh, &options).map_err(mesh_error)?;
+        if target.len() != bins.n_modes().len() {
             return Err(AdjointError::Length {
                 what: "power spectrum target",
-                expected: bins.count.len(),
+                expected: bins.n_modes().len(),
                 got: target.len(),
             });
         }
         let weights = bins
-            .count
+            .n_modes()
             .iter()
             .map(|&c| if c > 0 { 1.0 } else { 0.0 })
             .collect();
@@ -254,7 +137,7 @@ impl<T: Real> PowerSpectrumLoss<T> {
                     format!("bin {b}: weight {w} must be finite and >= 0"),
                 ));
             }
-            if w > 0.0 && self.bins.count[b] == 0 {
+            if w > 0.0 && self.bins.n_modes()[b] == 0 {
                 return Err(invalid(
                     "power spectrum weights",
                     format!("bin {b} has no modes, its weight must be 0, got {w}"),
@@ -280,9 +163,9 @@ impl<T: Real> PowerSpectrumLoss<T> {
         &self.target
     }
 
-    /// Number of modes of the full spectrum in each bin (as [`power_spectrum`] counts them).
+    /// Number of modes of the full spectrum in each bin (as [`pm_mesh::power_spectrum`] counts them).
     pub fn n_modes(&self) -> &[u64] {
-        &self.bins.count
+        self.bins.n_modes()
     }
 
     /// The binned spectrum `P_b` of `delta` (NaN for empty bins), as the loss sees it.
@@ -306,10 +189,11 @@ impl<T: Real> PowerSpectrumLoss<T> {
                 let mut s = vec![0.0; n];
                 for (j, v) in modes.iter().enumerate() {
                     let i = jx * plane + j;
-                    let b = self.bins.bin[i];
-                    if b != u32::MAX {
+                    if let Some(b) = self.bins.bin(i) {
                         let (re, im) = (v.re.as_f64(), v.im.as_f64());
-                        s[b as usize] += herm[j % nzc] * self.bins.inv_w2[i] * (re * re + im * im);
+                        s[b] += herm[j % nzc]
+                            * self.bins.inverse_window_squared(i)
+                            * (re * re + im * im);
                     }
                 }
                 s
@@ -324,7 +208,7 @@ impl<T: Real> PowerSpectrumLoss<T> {
         let norm = self.mesh.volume() / (self.mesh.n_cells() as f64).powi(2);
         let shot = self.options.shot_noise.unwrap_or(0.0);
         sums.iter()
-            .zip(&self.bins.count)
+            .zip(self.bins.n_modes())
             .map(|(&s, &c)| {
                 if c == 0 {
                     f64::NAN
@@ -376,7 +260,7 @@ impl<T: Real> FieldObjective<T> for PowerSpectrumLoss<T> {
                     2.0 * w * e / pb
                 }
             };
-            factor[b] = two_v_over_n * dldp / self.bins.count[b] as f64;
+            factor[b] = two_v_over_n * dldp / self.bins.n_modes()[b] as f64;
         }
         let bins = &self.bins;
         let plane = self.mesh.complex_shape()[1] * self.mesh.complex_shape()[2];
@@ -386,11 +270,9 @@ impl<T: Real> FieldObjective<T> for PowerSpectrumLoss<T> {
             .for_each(|(jx, modes)| {
                 for (j, v) in modes.iter_mut().enumerate() {
                     let i = jx * plane + j;
-                    let b = bins.bin[i];
-                    let g = if b == u32::MAX {
-                        0.0
-                    } else {
-                        factor[b as usize] * bins.inv_w2[i]
+                    let g = match bins.bin(i) {
+                        Some(b) => factor[b] * bins.inverse_window_squared(i),
+                        None => 0.0,
                     };
                     *v = Complex::new(T::lit(v.re.as_f64() * g), T::lit(v.im.as_f64() * g));
                 }
