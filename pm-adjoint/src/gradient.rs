@@ -3,13 +3,16 @@
 
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{Lpt, LptCotangent, Simulation, linear_modes_vjp};
-use pm_mesh::{FourierField, RealField};
+use pm_integrate::{
+    IntegrateError, Lpt, LptCotangent, Simulation, State, StepInfo, linear_modes_vjp,
+};
+use pm_mesh::{FourierField, Positions, RealField};
 use rayon::prelude::*;
 
 use crate::reverse::{axpy, dot};
 use crate::{
-    AdjointError, Objective, ObjectiveInput, StateCotangent, StepCoefficientGradients, reverse,
+    AdjointError, Objective, ObjectiveInput, StateCotangent, StepCoefficientGradients,
+    StepObservable, reverse_with,
 };
 
 /// An objective's value and its gradients through a whole forward run (white noise ->
@@ -71,18 +74,80 @@ pub fn value_and_gradient<T: Real, K: ForceKernel>(
     noise: &RealField<T>,
     objective: &dyn Objective<T>,
 ) -> Result<Gradient<T>, AdjointError> {
+    gradient_with(sim, noise, objective, None)
+}
+
+/// [`value_and_gradient`] of `objective(final state) + L_obs(trajectory)`: `observable`
+/// watches every step of the forward run ([`StepObservable::observe_step`]), gives its value
+/// at the end, and adds its cotangents inside the reverse run ([`crate::reverse_with`]), so
+/// memory stays flat in the number of steps. The forward run keeps one extra copy of the
+/// displacements (the previous step's) for it.
+pub fn value_and_gradient_along<T: Real, K: ForceKernel>(
+    sim: &Simulation<T, K>,
+    noise: &RealField<T>,
+    objective: &dyn Objective<T>,
+    observable: &mut dyn StepObservable<T>,
+) -> Result<Gradient<T>, AdjointError> {
+    gradient_with(sim, noise, objective, Some(observable))
+}
+
+fn gradient_with<T: Real, K: ForceKernel>(
+    sim: &Simulation<T, K>,
+    noise: &RealField<T>,
+    objective: &dyn Objective<T>,
+    mut observable: Option<&mut dyn StepObservable<T>>,
+) -> Result<Gradient<T>, AdjointError> {
     let modes = sim.linear_modes_from(noise)?;
     let lpt = sim.lpt_from_modes(&modes)?;
     let a_start = sim.scale_factors()[0];
     let start = lpt.state(a_start, sim.growth())?;
-    let final_state = sim.evolve(start, Some(&lpt), &mut [])?;
-    let output = objective.evaluate(ObjectiveInput {
+    let final_state = match observable.as_deref_mut() {
+        None => sim.evolve(start, Some(&lpt), &mut [])?,
+        Some(obs) => {
+            let mut previous: Option<Vec<[T; 3]>> = None;
+            let mut failure = None;
+            let mut feed = |info: &StepInfo, state: &State<T>| {
+                if let Some(x0) = previous.as_ref() {
+                    let lattice = state.lattice;
+                    if let Err(e) = obs.observe_step(
+                        info.index - 1,
+                        info.a_prev,
+                        info.a,
+                        &Positions::Displaced { lattice, disp: x0 },
+                        &state.positions(),
+                    ) {
+                        let message = e.to_string();
+                        failure = Some(e);
+                        return Err(IntegrateError::Observer(message));
+                    }
+                }
+                previous = Some(state.disp.clone());
+                Ok(())
+            };
+            let result = sim.evolve(start, Some(&lpt), &mut [&mut feed]);
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            result?
+        }
+    };
+    let mut output = objective.evaluate(ObjectiveInput {
         noise,
         state: &final_state,
     })?;
     let mesh = *sim.particle_mesh();
     let steps = sim.scale_factors().len() - 1;
     let n_params = sim.forces().gravity.kernel().params().len();
+    let observable = match observable {
+        Some(obs) => {
+            output.value += obs.finish()?;
+            if output.state.is_none() {
+                output.state = Some(StateCotangent::zeros(final_state.len()));
+            }
+            Some(&*obs)
+        }
+        None => None,
+    };
 
     let Some(cotangent) = output.state else {
         return Ok(Gradient {
@@ -104,13 +169,14 @@ pub fn value_and_gradient<T: Real, K: ForceKernel>(
         drop(lpt);
         None
     };
-    let back = reverse(
+    let back = reverse_with(
         sim.stepper(),
         sim.forces(),
         lpt.as_ref(),
         final_state,
         sim.scale_factors(),
         cotangent,
+        observable,
     )?;
     let StateCotangent {
         disp: x_bar,

@@ -21,6 +21,7 @@ pub mod objectives;
 mod optimise;
 mod reconstruction;
 mod reverse;
+mod trajectory;
 
 pub use checkpoint::{Checkpoints, forward_checkpointed, reverse_checkpointed};
 pub use cosmology::{
@@ -28,7 +29,7 @@ pub use cosmology::{
     modes_gradient, prefactor_gradient, run_cosmology_gradient, simulation_power, steps_gradient,
 };
 pub use error::AdjointError;
-pub use gradient::{Gradient, value_and_gradient};
+pub use gradient::{Gradient, value_and_gradient, value_and_gradient_along};
 pub use objective::{Objective, ObjectiveInput, ObjectiveOutput};
 pub use objectives::{
     FieldObjective, FieldOutput, GaussianLikelihood, OnNoise, Painted, PowerLossForm,
@@ -36,4 +37,5 @@ pub use objectives::{
 };
 pub use optimise::{Adam, AdamOptions};
 pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
-pub use reverse::{ReverseResult, StateCotangent, StepCoefficientGradients, reverse};
+pub use reverse::{ReverseResult, StateCotangent, StepCoefficientGradients, reverse, reverse_with};
+pub use trajectory::StepObservable;

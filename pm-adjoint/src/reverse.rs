@@ -6,7 +6,7 @@ use pm_integrate::{Coefficients, Lpt, LptCotangent, PmForces, State, Stepper, dr
 use pm_mesh::Positions;
 use rayon::prelude::*;
 
-use crate::AdjointError;
+use crate::{AdjointError, StepObservable};
 
 /// Cotangents (gradients of a scalar objective) with respect to a state's displacements and
 /// momenta.
@@ -247,6 +247,11 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
         Ok(())
     }
 
+    /// `x_bar += extra` (a trajectory term's cotangent).
+    pub(crate) fn add_to_x_bar(&mut self, extra: &[[T; 3]]) {
+        axpy(&mut self.x_bar, 1.0, extra);
+    }
+
     /// Adjoint of the drift of step `i`, `x1 = x0 + d p_h + frame`: `x_bar0 = x_bar1`,
     /// `p_bar_h += d x_bar1`; records `<x_bar, p_h>` and the frame terms.
     pub(crate) fn drift(&mut self, i: usize, p_half: &[[T; 3]]) -> Result<(), AdjointError> {
@@ -311,9 +316,31 @@ pub fn reverse<T: Real, K: ForceKernel>(
     stepper: &dyn Stepper,
     forces: &PmForces<T, K>,
     lpt: Option<&Lpt<T>>,
+    state: State<T>,
+    scale_factors: &[f64],
+    cotangent: StateCotangent<T>,
+) -> Result<ReverseResult<T>, AdjointError> {
+    reverse_with(stepper, forces, lpt, state, scale_factors, cotangent, None)
+}
+
+/// [`reverse`] with a trajectory term: `observable` (whose forward pass saw the same steps)
+/// adds its cotangents step by step. Undoing step `i` gives `x_i` back from `x_{i+1}`; then
+///
+/// ```text
+/// x_bar_{i+1} += dL_obs/dx_{i+1}                 (before the drift's adjoint, so it reaches p_bar_h)
+/// p_bar_h     += d x_bar_{i+1};  x_bar_i = x_bar_{i+1}
+/// x_bar_i     += dL_obs/dx_i                     (after it)
+/// ```
+///
+/// Costs one copy of the displacements and two cotangent buffers while it runs.
+pub fn reverse_with<T: Real, K: ForceKernel>(
+    stepper: &dyn Stepper,
+    forces: &PmForces<T, K>,
+    lpt: Option<&Lpt<T>>,
     mut state: State<T>,
     scale_factors: &[f64],
     cotangent: StateCotangent<T>,
+    observable: Option<&dyn StepObservable<T>>,
 ) -> Result<ReverseResult<T>, AdjointError> {
     let n = state.len();
     if scale_factors.last() != Some(&state.a) {
@@ -338,9 +365,37 @@ pub fn reverse<T: Real, K: ForceKernel>(
         carry.kick2(i, state.acc.as_ref().expect("set above or below"))?;
         kick(stepper, &mut state, a1, ah, a1, lpt)?;
 
-        // Undo the drift: x0 = x1 - d p_h.
-        carry.drift(i, &state.mom)?;
-        drift(stepper, &mut state, a1, a0, ah, lpt)?;
+        // Undo the drift: x0 = x1 - d p_h (the drift moves only the displacements, so
+        // p_h is the same before and after).
+        match observable {
+            None => {
+                carry.drift(i, &state.mom)?;
+                drift(stepper, &mut state, a1, a0, ah, lpt)?;
+            }
+            Some(obs) => {
+                let x1 = state.disp.clone();
+                drift(stepper, &mut state, a1, a0, ah, lpt)?;
+                let lattice = state.lattice;
+                let mut x0_bar = vec![[T::zero(); 3]; n];
+                let mut x1_bar = vec![[T::zero(); 3]; n];
+                obs.step_vjp(
+                    i,
+                    a0,
+                    a1,
+                    &Positions::Displaced {
+                        lattice,
+                        disp: &state.disp,
+                    },
+                    &Positions::Displaced { lattice, disp: &x1 },
+                    &mut x0_bar,
+                    &mut x1_bar,
+                )?;
+                drop(x1);
+                carry.add_to_x_bar(&x1_bar);
+                carry.drift(i, &state.mom)?;
+                carry.add_to_x_bar(&x0_bar);
+            }
+        }
 
         // F(x0), and the VJP at x0 for this step's first kick and the previous step's second.
         let mut acc = vec![[T::zero(); 3]; n];
