@@ -13,7 +13,6 @@ pub mod config;
 pub mod gradients;
 pub mod kernel;
 pub mod output;
-#[path = "plot_stub.rs"]
 pub mod plot;
 pub mod progress;
 pub mod run;

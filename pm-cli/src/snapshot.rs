@@ -262,24 +262,39 @@ pub fn write_snapshot<T: Real + WritableElement>(
                 "a = {:.3}  {}^3 particles  {} Mpc/h",
                 meta.a, meta.particles, meta.box_size
             );
-            // A slab of 1/16 of the box (at least one cell) from x = 0, projected along x.
+            // A slab of 1/16 of the box from x = 0, projected along x, on a mesh of one cell
+            // per particle (finer meshes show the lattice in the voids).
+            let m = meta.particles;
+            let picture = density_contrast(
+                &Positions::Absolute(&wrapped),
+                Mesh::cubic(m, meta.box_size)?,
+                Scheme::Cic,
+            )?;
             let thickness = (m / 16).max(1);
             let mut slab = vec![0.0; m * m];
-            let d = delta.as_slice();
+            let d = picture.as_slice();
             for x in 0..thickness {
                 for (s, v) in slab.iter_mut().zip(&d[x * m * m..(x + 1) * m * m]) {
                     *s += (1.0 + v.as_f64()) / thickness as f64;
                 }
             }
+            drop(picture);
             let slice_title = format!(
-                "log10(1 + delta), slab {:.1} Mpc/h, {title}",
-                meta.box_size * thickness as f64 / m as f64
+                "slab {:.1} Mpc/h, a = {:.3}",
+                meta.box_size * thickness as f64 / m as f64,
+                meta.a
             );
             let pixels = (512 / m).max(1);
             write_bytes(
                 &out.file("density.png"),
                 &density_slice_png(&slab, [m, m], pixels, &slice_title)?,
             )?;
+            // Linear theory where the estimator has modes.
+            let lin_shown: Vec<f64> = lin
+                .iter()
+                .zip(&power.n_modes)
+                .map(|(&l, &c)| if c > 0 { l } else { f64::NAN })
+                .collect();
             let curves = [
                 Curve {
                     label: "pmrs",
@@ -290,7 +305,7 @@ pub fn write_snapshot<T: Real + WritableElement>(
                 Curve {
                     label: "linear",
                     k: &power.k,
-                    p: &lin,
+                    p: &lin_shown,
                     dashed: true,
                 },
             ];
