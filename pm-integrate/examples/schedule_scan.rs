@@ -11,7 +11,7 @@ use pm_cosmo::Cosmology;
 use pm_fft::CpuFft3d;
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
 use pm_mesh::{
-    Binning, Mesh, PowerOptions, PowerSpectrum, RealField, Scheme, density_contrast, power_spectrum,
+    Binning, Mesh, PowerOptions, PowerSpectrum, Scheme, density_contrast, power_spectrum,
 };
 
 const BOX: f64 = 128.0;
