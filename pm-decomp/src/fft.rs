@@ -101,6 +101,39 @@ fn zero<T: FftNum>() -> Complex<T> {
     Complex::new(T::zero(), T::zero())
 }
 
+/// Copies the columns `c0..c0 + w` of `rows` into lines: column `c0 + b` of row `j` goes
+/// to `lines[b * stride + j]` (line `b` holds one column, contiguous).
+#[inline]
+fn gather<'a, T: Copy + 'a>(
+    rows: impl Iterator<Item = &'a [T]>,
+    c0: usize,
+    w: usize,
+    lines: &mut [T],
+    stride: usize,
+) {
+    for (j, row) in rows.enumerate() {
+        for (b, v) in row[c0..c0 + w].iter().enumerate() {
+            lines[b * stride + j] = *v;
+        }
+    }
+}
+
+/// The inverse of [`gather`]: writes the lines back into the columns `c0..c0 + w` of `rows`.
+#[inline]
+fn scatter<'a, T: Copy + 'a>(
+    rows: impl Iterator<Item = &'a mut [T]>,
+    c0: usize,
+    w: usize,
+    lines: &[T],
+    stride: usize,
+) {
+    for (j, row) in rows.enumerate() {
+        for (b, v) in row[c0..c0 + w].iter_mut().enumerate() {
+            *v = lines[b * stride + j];
+        }
+    }
+}
+
 fn fft_error(e: impl std::fmt::Display) -> DecompError {
     DecompError::Fft(e.to_string())
 }
@@ -149,6 +182,12 @@ impl<T: FftNum + CommData> SlabFft<T> {
         self.decomposition().fourier_local_len()
     }
 
+    /// The number of cells `N = nx * ny * nz` as a `T`.
+    fn n_cells(&self) -> Result<T, DecompError> {
+        T::from_usize(self.shape().iter().product())
+            .ok_or_else(|| fft_error("mesh size not representable"))
+    }
+
     fn plane_work(&self) -> PlaneWork<T> {
         let [_, ny, _] = self.shape();
         let nzc = self.decomposition().nzc();
@@ -178,19 +217,11 @@ impl<T: FftNum + CommData> SlabFft<T> {
         let mut c0 = 0;
         while c0 < nzc {
             let w = block.min(nzc - c0);
-            for (j, row) in plane.chunks_exact(nzc).enumerate() {
-                for (b, v) in row[c0..c0 + w].iter().enumerate() {
-                    work.lines[b * ls + j] = *v;
-                }
-            }
+            gather(plane.chunks_exact(nzc), c0, w, &mut work.lines, ls);
             for line in work.lines.chunks_exact_mut(ls).take(w) {
                 fft.process_with_scratch(&mut line[..ny], &mut work.fft);
             }
-            for (j, row) in plane.chunks_exact_mut(nzc).enumerate() {
-                for (b, v) in row[c0..c0 + w].iter_mut().enumerate() {
-                    *v = work.lines[b * ls + j];
-                }
-            }
+            scatter(plane.chunks_exact_mut(nzc), c0, w, &work.lines, ls);
             c0 += w;
         }
     }
@@ -268,17 +299,9 @@ impl<T: FftNum + CommData> SlabFft<T> {
                 let mut c0 = 0;
                 while c0 < width {
                     let w = block.min(width - c0);
-                    for (x, row) in rows.iter().enumerate() {
-                        for (b, v) in row[c0..c0 + w].iter().enumerate() {
-                            lines[b * nx + x] = *v;
-                        }
-                    }
+                    gather(rows.iter().map(|r| &**r), c0, w, lines, nx);
                     fft.process_with_scratch(&mut lines[..w * nx], scr);
-                    for (x, row) in rows.iter_mut().enumerate() {
-                        for (b, v) in row[c0..c0 + w].iter_mut().enumerate() {
-                            *v = lines[b * nx + x];
-                        }
-                    }
+                    scatter(rows.iter_mut().map(|r| &mut **r), c0, w, lines, nx);
                     c0 += w;
                 }
             },
@@ -331,14 +354,12 @@ impl<T: FftNum + CommData> SlabFft<T> {
         real: &mut [T],
     ) -> Result<(), DecompError> {
         self.check(comm, real.len(), complex.len())?;
-        let [nx, ny, nz] = self.shape();
+        let [_, ny, nz] = self.shape();
         let nzc = self.decomposition().nzc();
         self.x_pass(complex, &self.inv_x)?;
         let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
         self.transpose.y_to_x(comm, complex, &mut stage)?;
-        let n =
-            T::from_usize(nx * ny * nz).ok_or_else(|| fft_error("mesh size not representable"))?;
-        let scale = T::one() / n;
+        let scale = T::one() / self.n_cells()?;
         stage
             .par_chunks_mut(ny * nzc)
             .zip(real.par_chunks_mut(ny * nz))
@@ -377,9 +398,7 @@ impl<T: FftNum + CommData> SlabFft<T> {
         let half = T::one() / (T::one() + T::one());
         self.weight(complex, half, T::one());
         self.inverse(comm, complex, real)?;
-        let [nx, ny, nz] = self.shape();
-        let n =
-            T::from_usize(nx * ny * nz).ok_or_else(|| fft_error("mesh size not representable"))?;
+        let n = self.n_cells()?;
         real.par_iter_mut().for_each(|v| *v = *v * n);
         Ok(())
     }
@@ -393,10 +412,7 @@ impl<T: FftNum + CommData> SlabFft<T> {
         complex: &mut [Complex<T>],
     ) -> Result<(), DecompError> {
         self.forward(comm, real, complex)?;
-        let [nx, ny, nz] = self.shape();
-        let n =
-            T::from_usize(nx * ny * nz).ok_or_else(|| fft_error("mesh size not representable"))?;
-        let edge = T::one() / n;
+        let edge = T::one() / self.n_cells()?;
         self.weight(complex, edge + edge, edge);
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Communicators, domain decomposition and the distributed FFT of pmrs (halo exchange and
-//! particle migration to come).
+//! Communicators, domain decomposition, the distributed FFT, halo exchange and particle
+//! migration of pmrs.
 //!
 //! # How the pieces fit
 //!
@@ -16,6 +16,13 @@
 //! SlabTranspose: [nx][ny][w] x-slabs <-> y-slabs (all-to-all-v); its adjoint is its inverse
 //! SlabFft<T>:    r2c/c2r on a slab decomposition = serial pm_fft::CpuFft3d block by block,
 //!                with forward_adjoint / inverse_adjoint (the VJPs)
+//! SlabHalo:      ghost x-planes [lo + nx_l + hi][ny][nz] around a slab: halo_add (paint:
+//!                ghosts added into their owners, then zeroed) and halo_fill (readout:
+//!                ghosts copied from their owners), each the other's adjoint; any widths,
+//!                routed by global plane (widths_for_support: NGP/CIC 0/1, TSC 1/2)
+//! Migration:     particles to the rank owning their x-plane (for_slab_x) or any owners
+//!                (from_owners); forward moves each per-particle array, reverse (= its
+//!                adjoint) sends them back; arrival order (source rank, original index)
 //! ```
 //!
 //! A distributed algorithm takes a `&dyn Comm` (or `&impl Comm`) and a decomposition built
@@ -60,10 +67,6 @@
 //!
 //! # Not built yet
 //!
-//! * halo exchange for painting (add the halo into the neighbour's cells) and readout (fill
-//!   the halo from the neighbour), halo width from the assignment scheme, and their adjoints
-//!   (the adjoint of a halo add is a halo fill);
-//! * particle migration after each drift (and the reverse migration, its adjoint);
 //! * the pencil FFT over [`PencilDecomposition`] (sub-communicators exist: [`Comm::split`]);
 //! * rank-count-independent white noise (needs the counter-based generator of pm-mesh or
 //!   pm-integrate, keyed by global cell index, filling each rank's block);
@@ -74,6 +77,8 @@ mod data;
 mod decomposition;
 mod error;
 mod fft;
+mod halo;
+mod migrate;
 mod pencil;
 mod slab;
 mod transpose;
@@ -85,6 +90,8 @@ pub use data::{CommData, decode, decode_into, encode, encode_into};
 pub use decomposition::{BlockSplit, Decomposition};
 pub use error::DecompError;
 pub use fft::SlabFft;
+pub use halo::{SlabHalo, widths_for_support};
+pub use migrate::Migration;
 pub use num_complex::Complex;
 pub use pencil::PencilDecomposition;
 pub use slab::SlabDecomposition;

@@ -18,6 +18,8 @@
 //! respect to the sum over ranks of the local dot products) is its inverse:
 //! `x_to_y^T = y_to_x`.
 
+use std::ops::Range;
+
 use crate::DecompError;
 use crate::comm::Comm;
 use crate::data::{CommData, decode_into, encode_into};
@@ -82,34 +84,26 @@ impl SlabTranspose {
         check_len("x-slab input", input.len(), self.x_slab_len())?;
         check_len("y-slab output", output.len(), self.y_slab_len())?;
         let d = &self.decomp;
-        let (me, size, ny, w) = (d.rank(), d.size(), d.shape()[1], self.w);
-        let (nxl, nyl) = (d.x_range(me).len(), d.ky_range(me).len());
-        let mut send = Vec::with_capacity((input.len() - nxl * nyl * w) * T::BYTES);
-        let mut counts = Vec::with_capacity(size);
-        for dest in 0..size {
-            let ys = d.ky_range(dest);
-            let before = send.len();
-            for xl in 0..nxl {
-                let row = (xl * ny) * w;
-                let run = &input[row + ys.start * w..row + ys.end * w];
-                if dest == me {
-                    // This rank's own block is copied directly, not through the communicator.
-                    let x = d.x_range(me).start + xl;
-                    output[x * nyl * w..(x + 1) * nyl * w].copy_from_slice(run);
-                } else {
-                    encode_into(run, &mut send);
+        let me = d.rank();
+        let run = d.ky_range(me).len() * self.w;
+        // This rank's own block is copied directly, not through the communicator.
+        let own = &mut output[self.y_block(me)];
+        for (rows, out) in self.x_runs(me).zip(own.chunks_exact_mut(run)) {
+            out.copy_from_slice(&input[rows]);
+        }
+        self.exchange::<T>(
+            comm,
+            input.len() - self.y_block(me).len(),
+            |dest, send| {
+                for rows in self.x_runs(dest) {
+                    encode_into(&input[rows], send);
                 }
-            }
-            counts.push(send.len() - before);
-        }
-        let recv = comm.all_to_all_v_bytes(&send, &counts)?;
-        drop(send);
-        for src in (0..size).filter(|&s| s != me) {
-            let xs = d.x_range(src);
-            let out = &mut output[xs.start * nyl * w..xs.end * nyl * w];
-            decode_into(recv.part(src), out).map_err(|e| collective_error(src, e))?;
-        }
-        Ok(())
+            },
+            |src, part| {
+                let out = &mut output[self.y_block(src)];
+                decode_into(part, out).map_err(|e| collective_error(src, e))
+            },
+        )
     }
 
     /// Redistributes y-slabs `[nx][ny_l][w]` (`input`) into x-slabs `[nx_l][ny][w]`
@@ -124,49 +118,83 @@ impl SlabTranspose {
         check_len("y-slab input", input.len(), self.y_slab_len())?;
         check_len("x-slab output", output.len(), self.x_slab_len())?;
         let d = &self.decomp;
-        let (me, size, ny, w) = (d.rank(), d.size(), d.shape()[1], self.w);
-        let (nxl, nyl) = (d.x_range(me).len(), d.ky_range(me).len());
-        let mut send = Vec::with_capacity((input.len() - nxl * nyl * w) * T::BYTES);
+        let me = d.rank();
+        let run = d.ky_range(me).len() * self.w;
+        // This rank's own block is copied directly, not through the communicator.
+        let own = &input[self.y_block(me)];
+        for (rows, chunk) in self.x_runs(me).zip(own.chunks_exact(run)) {
+            output[rows].copy_from_slice(chunk);
+        }
+        self.exchange::<T>(
+            comm,
+            input.len() - self.y_block(me).len(),
+            |dest, send| encode_into(&input[self.y_block(dest)], send),
+            |src, part| {
+                let run = d.ky_range(src).len() * self.w * T::BYTES;
+                let nxl = d.x_range(me).len();
+                if part.len() != nxl * run {
+                    return Err(collective_error(
+                        src,
+                        DecompError::BufferSize {
+                            what: "transpose message (bytes)",
+                            expected: nxl * run,
+                            got: part.len(),
+                        },
+                    ));
+                }
+                for (rows, bytes) in self.x_runs(src).zip(part.chunks_exact(run.max(1))) {
+                    decode_into(bytes, &mut output[rows])?;
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// The runs of this rank's x-slab `[nx_l][ny][w]` that hold rank `r`'s y-rows: one
+    /// range of `ny_l(r) * w` elements per local x-plane.
+    fn x_runs(&self, r: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+        let d = &self.decomp;
+        let (ny, w) = (d.shape()[1], self.w);
+        let ys = d.ky_range(r);
+        (0..d.x_range(d.rank()).len()).map(move |xl| {
+            let row = xl * ny * w;
+            row + ys.start * w..row + ys.end * w
+        })
+    }
+
+    /// The part of this rank's y-slab `[nx][ny_l][w]` that holds rank `r`'s x-planes: one
+    /// contiguous range `[x_range(r)][ny_l][w]`.
+    fn y_block(&self, r: usize) -> Range<usize> {
+        let d = &self.decomp;
+        let plane = d.ky_range(d.rank()).len() * self.w;
+        let xs = d.x_range(r);
+        xs.start * plane..xs.end * plane
+    }
+
+    /// The message pattern of both directions: `pack(dest, send)` appends the bytes for
+    /// every other rank `dest` (this rank's own block is copied by the caller), one
+    /// all-to-all-v, then `unpack(src, bytes)` for every other rank in rank order.
+    fn exchange<T: CommData>(
+        &self,
+        comm: &(impl Comm + ?Sized),
+        send_elements: usize,
+        mut pack: impl FnMut(usize, &mut Vec<u8>),
+        mut unpack: impl FnMut(usize, &[u8]) -> Result<(), DecompError>,
+    ) -> Result<(), DecompError> {
+        let (me, size) = (self.decomp.rank(), self.decomp.size());
+        let mut send = Vec::with_capacity(send_elements * T::BYTES);
         let mut counts = Vec::with_capacity(size);
         for dest in 0..size {
-            let xs = d.x_range(dest);
             let before = send.len();
-            let block = &input[xs.start * nyl * w..xs.end * nyl * w];
-            if dest == me {
-                // This rank's own block is copied directly, not through the communicator.
-                let ys = d.ky_range(me);
-                for (xl, run) in block.chunks_exact(nyl * w).enumerate() {
-                    let row = (xl * ny) * w;
-                    output[row + ys.start * w..row + ys.end * w].copy_from_slice(run);
-                }
-            } else {
-                encode_into(block, &mut send);
+            if dest != me {
+                pack(dest, &mut send);
             }
             counts.push(send.len() - before);
         }
         let recv = comm.all_to_all_v_bytes(&send, &counts)?;
         drop(send);
         for src in (0..size).filter(|&s| s != me) {
-            let ys = d.ky_range(src);
-            let part = recv.part(src);
-            let run = ys.len() * w * T::BYTES;
-            if part.len() != nxl * run {
-                return Err(collective_error(
-                    src,
-                    DecompError::BufferSize {
-                        what: "transpose message (bytes)",
-                        expected: nxl * run,
-                        got: part.len(),
-                    },
-                ));
-            }
-            for xl in 0..nxl {
-                let row = (xl * ny) * w;
-                decode_into(
-                    &part[xl * run..(xl + 1) * run],
-                    &mut output[row + ys.start * w..row + ys.end * w],
-                )?;
-            }
+            unpack(src, recv.part(src))?;
         }
         Ok(())
     }
@@ -177,10 +205,19 @@ pub(crate) fn check_comm(
     decomp: &impl Decomposition,
     comm: &(impl Comm + ?Sized),
 ) -> Result<(), DecompError> {
-    if comm.size() != decomp.size() || comm.rank() != decomp.rank() {
+    check_comm_is(decomp.size(), decomp.rank(), comm)
+}
+
+/// Checks that `comm` is rank `rank` of `size` ([`DecompError::CommMismatch`] otherwise).
+pub(crate) fn check_comm_is(
+    size: usize,
+    rank: usize,
+    comm: &(impl Comm + ?Sized),
+) -> Result<(), DecompError> {
+    if comm.size() != size || comm.rank() != rank {
         return Err(DecompError::CommMismatch {
-            expected_size: decomp.size(),
-            expected_rank: decomp.rank(),
+            expected_size: size,
+            expected_rank: rank,
             got_size: comm.size(),
             got_rank: comm.rank(),
         });

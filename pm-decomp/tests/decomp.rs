@@ -7,6 +7,9 @@ use pm_decomp::{
 };
 use pm_fft::{CpuFft3d, Fft3d};
 
+mod common;
+use common::noise;
+
 /// Runs `f` on `n` thread ranks and unwraps every rank's result.
 fn on_ranks<R: Send>(n: usize, f: impl Fn(&ThreadComm) -> Result<R, DecompError> + Sync) -> Vec<R> {
     ThreadComm::run(n, f)
@@ -15,15 +18,6 @@ fn on_ranks<R: Send>(n: usize, f: impl Fn(&ThreadComm) -> Result<R, DecompError>
         .enumerate()
         .map(|(r, v)| v.unwrap_or_else(|e| panic!("rank {r}: {e}")))
         .collect()
-}
-
-/// A deterministic pseudo-random value for global index `i` (splitmix64 to [-1, 1)).
-fn noise(i: u64, seed: u64) -> f64 {
-    let mut z = i.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
 fn global_real(shape: [usize; 3], seed: u64) -> Vec<f64> {
