@@ -1,5 +1,6 @@
 //! Errors of pm-force.
 
+use pm_decomp::DecompError;
 use pm_fft::FftError;
 use pm_mesh::MeshError;
 
@@ -36,4 +37,7 @@ pub enum ForceError {
     /// From the FFT.
     #[error(transparent)]
     Fft(#[from] FftError),
+    /// From the communicator, the decomposition or the distributed FFT (distributed solve).
+    #[error(transparent)]
+    Decomp(#[from] DecompError),
 }

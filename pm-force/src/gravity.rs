@@ -13,7 +13,7 @@ use crate::{ForceError, ForceKernel};
 
 /// Per-axis tables of the kernel on one mesh.
 #[derive(Debug, Clone)]
-struct AxisTables {
+pub(crate) struct AxisTables {
     /// Wavenumbers, h/Mpc.
     k: Vec<f64>,
     /// Gradient symbol `d(k)`, zero at the Nyquist frequency.
@@ -151,55 +151,7 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
     }
 
     fn tabulate(&mut self) {
-        let dx = self.mesh.cell_size();
-        let shape = self.mesh.shape();
-        for a in 0..3 {
-            let k = self.mesh.wavenumbers(a);
-            let nyquist = |j: usize| shape[a].is_multiple_of(2) && 2 * j == shape[a];
-            let grad = (0..k.len())
-                .map(|j| {
-                    if nyquist(j) {
-                        0.0
-                    } else {
-                        self.kernel.gradient_1d(k[j], dx[a])
-                    }
-                })
-                .collect();
-            let lap = k
-                .iter()
-                .map(|&kj| self.kernel.laplacian_1d(kj, dx[a]))
-                .collect();
-            let inv_window2 = k
-                .iter()
-                .map(|&kj| {
-                    if self.compensate {
-                        self.scheme.fourier_window(kj, dx[a]).powi(-2)
-                    } else {
-                        1.0
-                    }
-                })
-                .collect();
-            self.axes[a] = AxisTables {
-                k,
-                grad,
-                lap,
-                inv_window2,
-            };
-        }
-    }
-
-    /// Unfiltered multipliers `u_a(k)` and the wavevector for mode `(jx, jy, jz)`:
-    /// `F_a(k) = i c u_a(k) s_a(k) delta(k)` with `s_a` the kernel's filter.
-    #[inline]
-    fn unfiltered(&self, j: [usize; 3]) -> ([f64; 3], [f64; 3]) {
-        let [x, y, z] = &self.axes;
-        let k = [x.k[j[0]], y.k[j[1]], z.k[j[2]]];
-        let lap = x.lap[j[0]] + y.lap[j[1]] + z.lap[j[2]];
-        if lap == 0.0 {
-            return ([0.0; 3], k);
-        }
-        let base = x.inv_window2[j[0]] * y.inv_window2[j[1]] * z.inv_window2[j[2]] / lap;
-        (std::array::from_fn(|a| self.axes[a].grad[j[a]] * base), k)
+        self.axes = tabulate(&self.mesh, &self.kernel, self.scheme, self.compensate);
     }
 
     /// Force field on the mesh, `F_a = IFFT(i c m_a(k) delta(k))`, from the overdensity in
@@ -220,44 +172,9 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         Ok(out.try_into().expect("three components"))
     }
 
-    /// `dst = i c m_a(k) src`, parallel over x planes.
-    ///
-    /// The multiplier `m_a(k) = u_a(k) s_a(k)` of [`Gravity::unfiltered`] times the filter,
-    /// evaluated with the x and y factors hoisted out of the z loop: `m_a = g_a w_x w_y w_z / (l_x + l_y + l_z) * s_a(k)` with
-    /// the per-axis gradient `g`, inverse squared window `w` and Laplacian `l` tables.
+    /// `dst = i c m_a(k) src` on the whole Fourier grid ([`apply_component`]).
     fn apply_component(&self, src: &[Complex<T>], dst: &mut [Complex<T>], axis: usize, c: f64) {
-        let [_, ny, nzc] = self.mesh.complex_shape();
-        let dx = self.mesh.cell_size();
-        let [x, y, z] = &self.axes;
-        dst.par_chunks_mut(ny * nzc)
-            .zip(src.par_chunks(ny * nzc))
-            .enumerate()
-            .for_each(|(jx, (dst, src))| {
-                for jy in 0..ny {
-                    let lap_xy = x.lap[jx] + y.lap[jy];
-                    let w_xy = c * x.inv_window2[jx] * y.inv_window2[jy];
-                    let g_xy = match axis {
-                        0 => x.grad[jx],
-                        1 => y.grad[jy],
-                        _ => 1.0,
-                    };
-                    let (dst, src) = (&mut dst[jy * nzc..][..nzc], &src[jy * nzc..][..nzc]);
-                    for jz in 0..nzc {
-                        let lap = lap_xy + z.lap[jz];
-                        let g = if axis == 2 { z.grad[jz] } else { g_xy };
-                        let m = if lap == 0.0 || g == 0.0 {
-                            0.0
-                        } else {
-                            let k = [x.k[jx], y.k[jy], z.k[jz]];
-                            g * w_xy * z.inv_window2[jz] / lap * self.kernel.filter(k, dx, axis)
-                        };
-                        let f = T::lit(m);
-                        let s = src[jz];
-                        // i f (re + i im) = -f im + i f re
-                        dst[jz] = Complex::new(-f * s.im, f * s.re);
-                    }
-                }
-            });
+        apply_component(&self.mesh, &self.axes, &self.kernel, src, dst, axis, c, 0);
     }
 
     fn check_field(&self, field: &FourierField<T>) -> Result<(), ForceError> {
@@ -390,8 +307,17 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         let mut sums = vec![0.0f64; 1 + n_params];
         for (a, bar) in field_bar.iter_mut().enumerate() {
             let g_k = bar.forward_in_place(self.plan.as_ref())?;
-            let partial =
-                self.adjoint_component(&g_k, &counts_k, counts_bar_k.as_slice_mut(), a, c);
+            let partial = adjoint_component(
+                &self.mesh,
+                &self.axes,
+                &self.kernel,
+                g_k.as_slice(),
+                counts_k.as_slice(),
+                counts_bar_k.as_slice_mut(),
+                a,
+                c,
+                0,
+            );
             for (s, p) in sums.iter_mut().zip(partial) {
                 *s += p;
             }
@@ -414,74 +340,191 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
             params: sums[1..].iter().map(|s| s * c / n_cells).collect(),
         })
     }
-
-    /// `acc += conj(i c m_a) g_k` and the Hermitian-weighted sums
-    /// `[sum Re(conj(g_k) i m_a counts_k), sum Re(conj(g_k) i dm_a/dtheta_j counts_k)...]`,
-    /// reduced per x plane and then in plane order (deterministic).
-    fn adjoint_component(
-        &self,
-        g_k: &FourierField<T>,
-        counts_k: &FourierField<T>,
-        acc: &mut [Complex<T>],
-        axis: usize,
-        c: f64,
-    ) -> Vec<f64> {
-        let [_, ny, nzc] = self.mesh.complex_shape();
-        let n_params = self.kernel.params().len();
-        let dx = self.mesh.cell_size();
-        let plane = ny * nzc;
-        let partials: Vec<Vec<f64>> = acc
-            .par_chunks_mut(plane)
-            .zip(g_k.as_slice().par_chunks(plane))
-            .zip(counts_k.as_slice().par_chunks(plane))
-            .enumerate()
-            .map(|(jx, ((acc, g), counts))| {
-                let mut sums = vec![0.0f64; 1 + n_params];
-                let mut dfilter = vec![0.0f64; n_params];
-                for jy in 0..ny {
-                    for jz in 0..nzc {
-                        let idx = jy * nzc + jz;
-                        let (u, k) = self.unfiltered([jx, jy, jz]);
-                        if u[axis] == 0.0 {
-                            continue;
-                        }
-                        let filter = self.kernel.filter(k, dx, axis);
-                        let m = u[axis] * filter;
-                        let gv = g[idx];
-                        let f = T::lit(c * m);
-                        // conj(i f) g = -i f g = f im - i f re
-                        acc[idx] = acc[idx] + Complex::new(f * gv.im, -f * gv.re);
-                        // Re(conj(g) i x) = g.im x.re - g.re x.im, with x = counts(k).
-                        let cv = counts[idx];
-                        let h = self.mesh.hermitian_weight(jz);
-                        let re =
-                            h * (gv.im.as_f64() * cv.re.as_f64() - gv.re.as_f64() * cv.im.as_f64());
-                        sums[0] += m * re;
-                        if n_params > 0 {
-                            self.kernel.filter_param_grad(k, dx, axis, &mut dfilter);
-                            for (s, d) in sums[1..].iter_mut().zip(&dfilter) {
-                                *s += u[axis] * d * re;
-                            }
-                        }
-                    }
-                }
-                sums
-            })
-            .collect();
-        let mut total = vec![0.0f64; 1 + n_params];
-        for p in partials {
-            for (t, v) in total.iter_mut().zip(p) {
-                *t += v;
-            }
-        }
-        total
-    }
 }
 
-fn check_prefactor(c: f64) -> Result<(), ForceError> {
+pub(crate) fn check_prefactor(c: f64) -> Result<(), ForceError> {
     if c.is_finite() {
         Ok(())
     } else {
         Err(ForceError::Prefactor(c))
     }
+}
+
+/// The per-axis kernel tables of `kernel` on `mesh`: wavenumbers, the gradient symbol (zero
+/// at the Nyquist frequency of an even axis), the Laplacian symbol and `1/W(k)^2` of `scheme`
+/// when `compensate` (else 1).
+pub(crate) fn tabulate<K: ForceKernel>(
+    mesh: &Mesh,
+    kernel: &K,
+    scheme: Scheme,
+    compensate: bool,
+) -> [AxisTables; 3] {
+    let dx = mesh.cell_size();
+    let shape = mesh.shape();
+    std::array::from_fn(|a| {
+        let k = mesh.wavenumbers(a);
+        let nyquist = |j: usize| shape[a].is_multiple_of(2) && 2 * j == shape[a];
+        let grad = (0..k.len())
+            .map(|j| {
+                if nyquist(j) {
+                    0.0
+                } else {
+                    kernel.gradient_1d(k[j], dx[a])
+                }
+            })
+            .collect();
+        let lap = k.iter().map(|&kj| kernel.laplacian_1d(kj, dx[a])).collect();
+        let inv_window2 = k
+            .iter()
+            .map(|&kj| {
+                if compensate {
+                    scheme.fourier_window(kj, dx[a]).powi(-2)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        AxisTables {
+            k,
+            grad,
+            lap,
+            inv_window2,
+        }
+    })
+}
+
+/// Unfiltered multipliers `u_a(k)` and the wavevector for mode `(jx, jy, jz)` (global
+/// indices): `F_a(k) = i c u_a(k) s_a(k) delta(k)` with `s_a` the kernel's filter.
+#[inline]
+fn unfiltered(axes: &[AxisTables; 3], j: [usize; 3]) -> ([f64; 3], [f64; 3]) {
+    let [x, y, z] = axes;
+    let k = [x.k[j[0]], y.k[j[1]], z.k[j[2]]];
+    let lap = x.lap[j[0]] + y.lap[j[1]] + z.lap[j[2]];
+    if lap == 0.0 {
+        return ([0.0; 3], k);
+    }
+    let base = x.inv_window2[j[0]] * y.inv_window2[j[1]] * z.inv_window2[j[2]] / lap;
+    (std::array::from_fn(|a| axes[a].grad[j[a]] * base), k)
+}
+
+/// `dst = i c m_a(k) src` on a Fourier block `[nx][ny_l][nz/2+1]` holding the ky-rows
+/// `ky0..ky0 + ny_l` (the whole grid for `ky0 = 0`, `ny_l = ny`; a slab FFT's y-slab
+/// otherwise), parallel over x planes.
+///
+/// The multiplier `m_a(k) = u_a(k) s_a(k)` of [`unfiltered`] times the filter, evaluated
+/// with the x and y factors hoisted out of the z loop: `m_a = g_a w_x w_y w_z / (l_x + l_y +
+/// l_z) * s_a(k)` with the per-axis gradient `g`, inverse squared window `w` and Laplacian
+/// `l` tables.
+pub(crate) fn apply_component<T: Real, K: ForceKernel>(
+    mesh: &Mesh,
+    axes: &[AxisTables; 3],
+    kernel: &K,
+    src: &[Complex<T>],
+    dst: &mut [Complex<T>],
+    axis: usize,
+    c: f64,
+    ky0: usize,
+) {
+    let [nx, _, nzc] = mesh.complex_shape();
+    let plane = src.len() / nx;
+    let ny_l = plane / nzc;
+    let dx = mesh.cell_size();
+    let [x, y, z] = axes;
+    dst.par_chunks_mut(plane)
+        .zip(src.par_chunks(plane))
+        .enumerate()
+        .for_each(|(jx, (dst, src))| {
+            for ly in 0..ny_l {
+                let jy = ky0 + ly;
+                let lap_xy = x.lap[jx] + y.lap[jy];
+                let w_xy = c * x.inv_window2[jx] * y.inv_window2[jy];
+                let g_xy = match axis {
+                    0 => x.grad[jx],
+                    1 => y.grad[jy],
+                    _ => 1.0,
+                };
+                let (dst, src) = (&mut dst[ly * nzc..][..nzc], &src[ly * nzc..][..nzc]);
+                for jz in 0..nzc {
+                    let lap = lap_xy + z.lap[jz];
+                    let g = if axis == 2 { z.grad[jz] } else { g_xy };
+                    let m = if lap == 0.0 || g == 0.0 {
+                        0.0
+                    } else {
+                        let k = [x.k[jx], y.k[jy], z.k[jz]];
+                        g * w_xy * z.inv_window2[jz] / lap * kernel.filter(k, dx, axis)
+                    };
+                    let f = T::lit(m);
+                    let s = src[jz];
+                    // i f (re + i im) = -f im + i f re
+                    dst[jz] = Complex::new(-f * s.im, f * s.re);
+                }
+            }
+        });
+}
+
+/// On a Fourier block `[nx][ny_l][nz/2+1]` of ky-rows `ky0..ky0 + ny_l` (as
+/// [`apply_component`]): `acc += conj(i c m_a) g_k` and the Hermitian-weighted sums
+/// `[sum Re(conj(g_k) i m_a counts_k), sum Re(conj(g_k) i dm_a/dtheta_j counts_k)...]`
+/// over the block, reduced per x plane and then in plane order (deterministic).
+pub(crate) fn adjoint_component<T: Real, K: ForceKernel>(
+    mesh: &Mesh,
+    axes: &[AxisTables; 3],
+    kernel: &K,
+    g_k: &[Complex<T>],
+    counts_k: &[Complex<T>],
+    acc: &mut [Complex<T>],
+    axis: usize,
+    c: f64,
+    ky0: usize,
+) -> Vec<f64> {
+    let [nx, _, nzc] = mesh.complex_shape();
+    let plane = g_k.len() / nx;
+    let ny_l = plane / nzc;
+    let n_params = kernel.params().len();
+    let dx = mesh.cell_size();
+    let partials: Vec<Vec<f64>> = acc
+        .par_chunks_mut(plane)
+        .zip(g_k.par_chunks(plane))
+        .zip(counts_k.par_chunks(plane))
+        .enumerate()
+        .map(|(jx, ((acc, g), counts))| {
+            let mut sums = vec![0.0f64; 1 + n_params];
+            let mut dfilter = vec![0.0f64; n_params];
+            for ly in 0..ny_l {
+                for jz in 0..nzc {
+                    let idx = ly * nzc + jz;
+                    let (u, k) = unfiltered(axes, [jx, ky0 + ly, jz]);
+                    if u[axis] == 0.0 {
+                        continue;
+                    }
+                    let filter = kernel.filter(k, dx, axis);
+                    let m = u[axis] * filter;
+                    let gv = g[idx];
+                    let f = T::lit(c * m);
+                    // conj(i f) g = -i f g = f im - i f re
+                    acc[idx] = acc[idx] + Complex::new(f * gv.im, -f * gv.re);
+                    // Re(conj(g) i x) = g.im x.re - g.re x.im, with x = counts(k).
+                    let cv = counts[idx];
+                    let h = mesh.hermitian_weight(jz);
+                    let re =
+                        h * (gv.im.as_f64() * cv.re.as_f64() - gv.re.as_f64() * cv.im.as_f64());
+                    sums[0] += m * re;
+                    if n_params > 0 {
+                        kernel.filter_param_grad(k, dx, axis, &mut dfilter);
+                        for (s, d) in sums[1..].iter_mut().zip(&dfilter) {
+                            *s += u[axis] * d * re;
+                        }
+                    }
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![0.0f64; 1 + n_params];
+    for p in partials {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
 }

@@ -1,5 +1,6 @@
 //! Errors of pm-mesh.
 
+use pm_decomp::DecompError;
 use pm_fft::FftError;
 
 /// Everything that can go wrong with a mesh, a field, particles or a power spectrum.
@@ -54,4 +55,25 @@ pub enum MeshError {
     /// An FFT failed (wrong plan shape or buffer).
     #[error(transparent)]
     Fft(#[from] FftError),
+    /// A particle painted onto (or read out from) a rank's padded x-slab whose stencil reaches
+    /// an x-plane outside it (`SlabMesh`): the particle is not on this rank's slab, or the
+    /// halo is too narrow for the scheme.
+    #[error(
+        "particle {index} touches global x-plane {plane}, outside the padded slab of \
+         {planes} planes starting at global plane {first} (periodic); migrate the particles to \
+         the rank owning their x-plane or widen the halo"
+    )]
+    OutsideSlab {
+        /// Index of the particle.
+        index: usize,
+        /// The global x-plane its stencil touches.
+        plane: usize,
+        /// Global plane of padded plane 0.
+        first: usize,
+        /// Planes of the padded slab.
+        planes: usize,
+    },
+    /// From the domain decomposition (halo construction).
+    #[error(transparent)]
+    Decomp(#[from] DecompError),
 }

@@ -16,6 +16,7 @@ mod positions;
 mod power;
 mod readout;
 mod scheme;
+mod slab;
 
 pub use compensate::{deconvolve, paint_interlaced};
 pub use error::MeshError;
@@ -32,3 +33,7 @@ pub use readout::{
     readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
 pub use scheme::Scheme;
+pub use slab::{
+    SlabMesh, paint_slab, paint_slab_vjp, readout_slab, readout_slab_vector,
+    readout_slab_vector_and_vjp, readout_slab_vjp,
+};

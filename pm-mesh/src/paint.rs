@@ -363,7 +363,12 @@ impl<const S: usize> Stencil<S> {
 
 /// Adds `f w_y w_z` of the stencil to one x plane (`ny * nz` values).
 #[inline(always)]
-fn deposit_plane<T: Real, const S: usize>(plane: &mut [T], st: &Stencil<S>, nz: usize, f: f64) {
+pub(crate) fn deposit_plane<T: Real, const S: usize>(
+    plane: &mut [T],
+    st: &Stencil<S>,
+    nz: usize,
+    f: f64,
+) {
     for b in 0..S {
         let fy = f * st.w[1][b];
         let row = &mut plane[st.idx[1][b] * nz..][..nz];

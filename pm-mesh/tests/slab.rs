@@ -1,0 +1,340 @@
+//! Paint and readout on padded x-slabs of a slab decomposition against the serial paint and
+//! readout, on `SerialComm` and 1-4 thread ranks with uneven splits, NGP/CIC/TSC, f64.
+//!
+//! Tolerance `1e-12` (absolute on O(1) values): the slab functions use the serial weights and
+//! stencils; only the order in which the contributions to a cell are summed differs
+//! (particle order after migration, then `halo_add`), a few ulps.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pm_decomp::{Comm, Migration, SerialComm, SlabDecomposition, SlabHalo, ThreadComm};
+use pm_mesh::{
+    Mesh, MeshError, Positions, RealField, Scheme, SlabMesh, paint, paint_slab, paint_slab_vjp,
+    paint_vjp, readout, readout_slab, readout_slab_vector, readout_slab_vector_and_vjp,
+    readout_slab_vjp, readout_vector_and_vjp, readout_vjp,
+};
+
+/// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
+fn uniform(i: u64, seed: u64) -> f64 {
+    let mut z = i.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Particles over the whole box and a little beyond (wrapped by the paint), plus some on and
+/// near plane boundaries and the box edges.
+fn particles(n: usize, box_size: [f64; 3], nx: usize) -> Vec<[f64; 3]> {
+    let cell = box_size[0] / nx as f64;
+    let mut x: Vec<[f64; 3]> = (0..n)
+        .map(|i| {
+            std::array::from_fn(|a| box_size[a] * (1.2 * uniform((3 * i + a) as u64, 1) - 0.1))
+        })
+        .collect();
+    for (k, p) in x.iter_mut().take(12).enumerate() {
+        p[0] = match k % 4 {
+            0 => (k / 4) as f64 * cell,
+            1 => (k / 4) as f64 * cell - 1e-13,
+            2 => box_size[0] - 1e-14,
+            _ => -1e-15,
+        };
+    }
+    x
+}
+
+/// The largest difference seen by any rank of any case (non-negative f64 bits order like
+/// the values).
+static WORST: AtomicU64 = AtomicU64::new(0);
+
+fn record(d: f64) -> f64 {
+    WORST.fetch_max(d.to_bits(), Ordering::Relaxed);
+    d
+}
+
+/// Runs `f` on `n` thread ranks and, for `n == 1`, on `SerialComm` too.
+fn on_ranks(n: usize, f: impl Fn(&dyn Comm) + Sync) {
+    ThreadComm::run(n, |c| f(c)).expect("threads start");
+    if n == 1 {
+        f(&SerialComm);
+    }
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    record(
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max),
+    )
+}
+
+const SHAPES: [[usize; 3]; 3] = [[7, 5, 4], [8, 6, 6], [5, 4, 2]];
+
+#[test]
+fn slab_paint_readout_and_vjps_equal_serial() {
+    for shape in SHAPES {
+        let box_size = [14.0, 10.0, 8.0];
+        let mesh = Mesh::new(shape, box_size).unwrap();
+        let all = particles(300, box_size, shape[0]);
+        let weights: Vec<f64> = (0..all.len()).map(|i| 0.5 + uniform(i as u64, 2)).collect();
+        let field_cot: Vec<f64> = (0..mesh.n_cells())
+            .map(|i| uniform(i as u64, 3) - 0.5)
+            .collect();
+        let fields: Vec<Vec<f64>> = (0..3)
+            .map(|a| {
+                (0..mesh.n_cells())
+                    .map(|i| uniform(i as u64, 10 + a) - 0.5)
+                    .collect()
+            })
+            .collect();
+        for scheme in Scheme::ALL {
+            // Serial references.
+            let pos = Positions::Absolute(&all);
+            let mut rho = RealField::<f64>::zeros(mesh);
+            paint(&mut rho, &pos, Some(&weights), scheme).unwrap();
+            let cot = RealField::from_array(
+                mesh,
+                ndarray::Array3::from_shape_vec(shape, field_cot.clone()).unwrap(),
+            )
+            .unwrap();
+            let field_arr: Vec<RealField<f64>> = fields
+                .iter()
+                .map(|f| {
+                    RealField::from_array(
+                        mesh,
+                        ndarray::Array3::from_shape_vec(shape, f.clone()).unwrap(),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let fields3: [RealField<f64>; 3] = field_arr.try_into().unwrap();
+            for ranks in 1..=4 {
+                on_ranks(ranks, |comm| {
+                    let size = comm.size();
+                    let rank = comm.rank();
+                    let decomp = SlabDecomposition::for_comm(shape, comm).unwrap();
+                    let slab = SlabMesh::for_scheme(mesh, decomp.clone(), scheme).unwrap();
+                    let halo: &SlabHalo = slab.halo();
+                    // Start with every size-th particle, migrate to the owners.
+                    let mine: Vec<usize> = (rank..all.len()).step_by(size).collect();
+                    let xs: Vec<f64> = mine.iter().map(|&i| all[i][0]).collect();
+                    let mig = Migration::for_slab_x(comm, &decomp, box_size[0], &xs).unwrap();
+                    let ids: Vec<u64> = mine.iter().map(|&i| i as u64).collect();
+                    let ids = mig.forward(comm, &ids).unwrap();
+                    let x: Vec<[f64; 3]> = ids.iter().map(|&i| all[i as usize]).collect();
+                    let w: Vec<f64> = ids.iter().map(|&i| weights[i as usize]).collect();
+                    let pos = Positions::Absolute(&x);
+                    let owned = halo.owned_elements();
+                    let plane = shape[1] * shape[2];
+                    let x0 = decomp.x_range(rank).start;
+                    let serial_owned = |g: &[f64]| g[x0 * plane..][..owned.len()].to_vec();
+
+                    // Paint + halo_add == serial paint's owned planes.
+                    let mut padded = vec![0.0; slab.padded_len()];
+                    paint_slab(&mut padded, &slab, &pos, Some(&w), scheme).unwrap();
+                    halo.halo_add(comm, &mut padded).unwrap();
+                    let d = max_diff(&padded[owned.clone()], &serial_owned(rho.as_slice()));
+                    assert!(d < 1e-12, "paint {shape:?} {scheme:?} {size} ranks: {d:e}");
+
+                    // halo_fill + readout == serial readout.
+                    let mut padded = halo.pad(&serial_owned(cot.as_slice())).unwrap();
+                    halo.halo_fill(comm, &mut padded).unwrap();
+                    let mut got = vec![0.0; x.len()];
+                    readout_slab(&padded, &slab, &pos, scheme, &mut got).unwrap();
+                    let mut want = vec![0.0; x.len()];
+                    readout(&cot, &pos, scheme, &mut want).unwrap();
+                    let d = max_diff(&got, &want);
+                    assert!(d < 1e-12, "readout {shape:?} {scheme:?} {size}: {d:e}");
+
+                    // paint_slab_vjp on the filled cotangent == serial paint_vjp.
+                    let mut gp = vec![[0.0; 3]; x.len()];
+                    let mut gw = vec![0.0; x.len()];
+                    paint_slab_vjp(
+                        &padded,
+                        &slab,
+                        &pos,
+                        Some(&w),
+                        scheme,
+                        Some(&mut gp),
+                        Some(&mut gw),
+                    )
+                    .unwrap();
+                    let mut gp_s = vec![[0.0; 3]; x.len()];
+                    let mut gw_s = vec![0.0; x.len()];
+                    paint_vjp(
+                        &cot,
+                        &pos,
+                        Some(&w),
+                        scheme,
+                        Some(&mut gp_s),
+                        Some(&mut gw_s),
+                    )
+                    .unwrap();
+                    assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
+                    assert!(max_diff(&gw, &gw_s) < 1e-12);
+
+                    // readout_slab_vjp: field gradient after halo_add == serial, and
+                    // position gradients.
+                    let v: Vec<f64> = ids.iter().map(|&i| uniform(i, 4) - 0.5).collect();
+                    let mut gf = vec![0.0; slab.padded_len()];
+                    let mut gp = vec![[0.0; 3]; x.len()];
+                    readout_slab_vjp(
+                        &padded,
+                        &slab,
+                        &pos,
+                        scheme,
+                        &v,
+                        Some(&mut gf),
+                        Some(&mut gp),
+                    )
+                    .unwrap();
+                    halo.halo_add(comm, &mut gf).unwrap();
+                    let mut gp_s = vec![[0.0; 3]; x.len()];
+                    readout_vjp(&cot, &pos, scheme, &v, None, Some(&mut gp_s)).unwrap();
+                    assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
+                    // The field gradient summed over ranks is the serial one of all particles.
+                    let mut all_gf = RealField::<f64>::zeros(mesh);
+                    let all_pos = Positions::Absolute(&all);
+                    let v_all: Vec<f64> =
+                        (0..all.len()).map(|i| uniform(i as u64, 4) - 0.5).collect();
+                    readout_vjp(&cot, &all_pos, scheme, &v_all, Some(&mut all_gf), None).unwrap();
+                    let d = max_diff(&gf[owned.clone()], &serial_owned(all_gf.as_slice()));
+                    assert!(
+                        d < 1e-12,
+                        "readout_vjp field {shape:?} {scheme:?} {size}: {d:e}"
+                    );
+
+                    // Vector readout and its VJP.
+                    let padded3: Vec<Vec<f64>> = fields3
+                        .iter()
+                        .map(|f| {
+                            let mut p = halo.pad(&serial_owned(f.as_slice())).unwrap();
+                            halo.halo_fill(comm, &mut p).unwrap();
+                            p
+                        })
+                        .collect();
+                    let refs = [&padded3[0][..], &padded3[1][..], &padded3[2][..]];
+                    let mut vals = vec![[0.0; 3]; x.len()];
+                    readout_slab_vector(refs, &slab, &pos, scheme, &mut vals).unwrap();
+                    let cv: Vec<[f64; 3]> = ids
+                        .iter()
+                        .map(|&i| std::array::from_fn(|a| uniform(3 * i + a as u64, 5) - 0.5))
+                        .collect();
+                    let mut vals2 = vec![[0.0; 3]; x.len()];
+                    let mut g3: Vec<Vec<f64>> = vec![vec![0.0; slab.padded_len()]; 3];
+                    let mut gp = vec![[0.0; 3]; x.len()];
+                    {
+                        let [a, b, c] = &mut g3[..] else {
+                            unreachable!()
+                        };
+                        readout_slab_vector_and_vjp(
+                            refs,
+                            &slab,
+                            &pos,
+                            scheme,
+                            &cv,
+                            Some(&mut vals2),
+                            Some([&mut a[..], &mut b[..], &mut c[..]]),
+                            Some(&mut gp),
+                        )
+                        .unwrap();
+                    }
+                    let mut vals_s = vec![[0.0; 3]; x.len()];
+                    let mut gp_s = vec![[0.0; 3]; x.len()];
+                    readout_vector_and_vjp(
+                        &fields3,
+                        &pos,
+                        scheme,
+                        &cv,
+                        Some(&mut vals_s),
+                        None,
+                        Some(&mut gp_s),
+                    )
+                    .unwrap();
+                    assert!(max_diff(vals.as_flattened(), vals_s.as_flattened()) < 1e-12);
+                    assert_eq!(vals, vals2);
+                    assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
+                    // Field gradients summed over ranks: the paint of cv, checked by
+                    // painting cv[.][a] serially over every rank's particles.
+                    for (a, g) in g3.iter_mut().enumerate() {
+                        halo.halo_add(comm, g).unwrap();
+                        let cv_all: Vec<f64> = (0..all.len())
+                            .map(|i| uniform(3 * i as u64 + a as u64, 5) - 0.5)
+                            .collect();
+                        let mut want = RealField::<f64>::zeros(mesh);
+                        paint(&mut want, &all_pos, Some(&cv_all), scheme).unwrap();
+                        let d = max_diff(&g[owned.clone()], &serial_owned(want.as_slice()));
+                        assert!(
+                            d < 1e-12,
+                            "vector vjp field {a} {shape:?} {scheme:?}: {d:e}"
+                        );
+                    }
+                });
+            }
+        }
+    }
+    eprintln!(
+        "slab paint/readout/VJPs vs serial: worst abs diff {:.2e}",
+        f64::from_bits(WORST.load(Ordering::Relaxed))
+    );
+}
+
+#[test]
+fn particle_off_the_slab_is_an_error() {
+    let mesh = Mesh::cubic(8, 8.0).unwrap();
+    // Rank 0 of 2 owns planes 0..4; with CIC (halo 0/1) a particle at x = 5.5 is outside.
+    let decomp = SlabDecomposition::new(mesh.shape(), 2, 0).unwrap();
+    let slab = SlabMesh::for_scheme(mesh, decomp, Scheme::Cic).unwrap();
+    let x = [[1.0, 1.0, 1.0], [5.5, 1.0, 1.0]];
+    let mut padded = vec![0.0f64; slab.padded_len()];
+    let err = paint_slab(
+        &mut padded,
+        &slab,
+        &Positions::Absolute(&x),
+        None,
+        Scheme::Cic,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MeshError::OutsideSlab {
+                index: 1,
+                plane: 5,
+                first: 0,
+                planes: 5
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(padded.iter().all(|&v| v == 0.0), "nothing written on error");
+    // A particle on the last owned plane reaches the ghost plane: fine.
+    let x = [[3.9, 1.0, 1.0]];
+    paint_slab(
+        &mut padded,
+        &slab,
+        &Positions::Absolute(&x),
+        None,
+        Scheme::Cic,
+    )
+    .unwrap();
+    // Wrong lengths and mesh mismatches are errors, not panics.
+    let mut short = vec![0.0f64; 3];
+    assert!(matches!(
+        paint_slab(
+            &mut short,
+            &slab,
+            &Positions::Absolute(&x),
+            None,
+            Scheme::Cic
+        ),
+        Err(MeshError::Length { .. })
+    ));
+    let other = SlabDecomposition::new([4, 8, 8], 2, 0).unwrap();
+    assert!(matches!(
+        SlabMesh::for_scheme(mesh, other, Scheme::Cic),
+        Err(MeshError::MeshMismatch { .. })
+    ));
+}
