@@ -25,4 +25,8 @@ pub enum AdjointError {
     /// From the force solve.
     #[error(transparent)]
     Force(#[from] ForceError),
+    /// From a [`crate::StepObservable`] or [`crate::Objective`] defined in another crate (a
+    /// lensing map, ...), as its message.
+    #[error("{0}")]
+    Observable(String),
 }

@@ -1,0 +1,112 @@
+//! A differentiable objective of a convergence map built along the run: the Gaussian
+//! log-likelihood of an observed map, for field-level inference from lensing.
+
+use pm_adjoint::{AdjointError, StepObservable};
+use pm_fft::Real;
+use pm_mesh::Positions;
+
+use crate::{BornProjection, LensingError, SkyMap};
+
+/// `L = sum_p (kappa_p - kappa_obs,p)^2 / (2 sigma^2)`, with `kappa` the Born map of the
+/// run's lightcone (mean term included), as a [`StepObservable`] for
+/// `pm_adjoint::value_and_gradient_along`: the map is built step by step in the forward run,
+/// `dL/dkappa = (kappa - kappa_obs)/sigma^2` is fixed at the end, and each step's
+/// [`BornProjection::step_vjp`] adds its share in the reverse run.
+pub struct ConvergenceLoss<'a, M: SkyMap> {
+    projection: &'a BornProjection<M>,
+    observed: Vec<f64>,
+    sigma: f64,
+    kappa: Vec<f64>,
+    a_range: Option<(f64, f64)>,
+    kappa_bar: Option<Vec<f64>>,
+}
+
+impl<'a, M: SkyMap> ConvergenceLoss<'a, M> {
+    /// The loss of `observed` (one value per pixel) with per-pixel noise `sigma > 0`.
+    pub fn new(
+        projection: &'a BornProjection<M>,
+        observed: Vec<f64>,
+        sigma: f64,
+    ) -> Result<Self, LensingError> {
+        if observed.len() != projection.map().npix() {
+            return Err(LensingError::Length {
+                what: "observed map",
+                expected: projection.map().npix(),
+                got: observed.len(),
+            });
+        }
+        if !(sigma.is_finite() && sigma > 0.0) {
+            return Err(crate::error::config(
+                "map noise",
+                format!("sigma = {sigma} must be > 0"),
+            ));
+        }
+        Ok(Self {
+            projection,
+            kappa: vec![0.0; observed.len()],
+            observed,
+            sigma,
+            a_range: None,
+            kappa_bar: None,
+        })
+    }
+
+    /// The model map after the forward run (mean term included), if finished.
+    pub fn kappa(&self) -> Option<&[f64]> {
+        self.kappa_bar.as_ref().map(|_| self.kappa.as_slice())
+    }
+}
+
+impl<M: SkyMap, T: Real> StepObservable<T> for ConvergenceLoss<'_, M> {
+    fn observe_step(
+        &mut self,
+        _step: usize,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+    ) -> Result<(), AdjointError> {
+        self.projection.add_step(a0, a1, x0, x1, &mut self.kappa)?;
+        let first = self.a_range.map_or(a0, |(f, _)| f);
+        self.a_range = Some((first, a1));
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<f64, AdjointError> {
+        let Some((a_first, a_last)) = self.a_range else {
+            return Err(AdjointError::Observable(
+                "convergence loss: no step was observed".into(),
+            ));
+        };
+        let mean = self.projection.mean_convergence(a_first, a_last)?;
+        let s2 = self.sigma * self.sigma;
+        let mut value = 0.0;
+        let mut bar = Vec::with_capacity(self.kappa.len());
+        for (k, o) in self.kappa.iter_mut().zip(&self.observed) {
+            *k -= mean;
+            let r = *k - o;
+            value += 0.5 * r * r / s2;
+            bar.push(r / s2);
+        }
+        self.kappa_bar = Some(bar);
+        Ok(value)
+    }
+
+    fn step_vjp(
+        &self,
+        _step: usize,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        x0_bar: &mut [[T; 3]],
+        x1_bar: &mut [[T; 3]],
+    ) -> Result<(), AdjointError> {
+        let bar = self.kappa_bar.as_ref().ok_or_else(|| {
+            AdjointError::Observable("convergence loss: step_vjp before finish".into())
+        })?;
+        self.projection
+            .step_vjp(a0, a1, x0, x1, bar, x0_bar, x1_bar)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,426 @@
+//! The Born projection of lightcone particles onto a sky map, with its JVP and VJP.
+//!
+//! With the mean particle density `n = N / V`, the Born integral over a pixel of solid angle
+//! `Omega_p` becomes a sum over the particles that cross the cone in that direction
+//! (`dV = r^2 dr dOmega`, `delta = n(x)/n - 1`):
+//!
+//! ```text
+//! kappa_p = (1/Omega_p) ∫_p dOmega ∫ dr r W(r) (n(x)/n - 1)
+//!         = sum_{crossings i in p} W(r_i) V_p / (r_i Omega_p)  -  ∫_{r(a_end)}^{r(a_start)} dr r W(r)
+//! ```
+//!
+//! with `V_p = V/N` the volume per particle and `W = A g / a` the [`BornKernel`] weight (the
+//! sum spread bilinearly over pixels by [`SkyMap::deposit`]). The second term, the
+//! [`BornKernel::mean_convergence`] of the lightcone's depth, is the same in every pixel and
+//! makes the full-sky mean vanish up to the shells' particle-count fluctuations.
+//!
+//! One generic routine places a crossing's deposits; it runs on `f64` for the map, on
+//! `Dual64` (one tangent direction) for the JVP and on `DualSVec64<6>` (the derivatives with
+//! respect to the particle's two positions) for the VJP.
+
+use nalgebra::SVector;
+use num_dual::{Derivative, Dual64, DualSVec64};
+use pm_cosmo::Scalar;
+use pm_fft::Real;
+use pm_mesh::Positions;
+use rayon::prelude::*;
+
+use crate::lightcone::{crossing_point, norm_s};
+use crate::sky::lift;
+use crate::{BornKernel, LensingError, Lightcone, SkyMap};
+
+/// Particles per unit of parallel work; fixed, so that the map's sums happen in the same
+/// order on any thread count.
+const CHUNK: usize = 4096;
+/// Chunks whose deposits are held at once.
+const BATCH: usize = 16;
+
+/// Born convergence of the particles crossing an observer's lightcone, onto a sky map.
+///
+/// ```no_run
+/// use pm_cosmo::Cosmology;
+/// use pm_lensing::{BornKernel, BornProjection, FlatSky, Lightcone, Sources};
+/// let kernel = BornKernel::new(&Cosmology::planck18(), &Sources::Plane { z: 1.0 }).unwrap();
+/// let cone = Lightcone::new([0.0; 3], [500.0; 3], kernel.source_distance());
+/// let sky = FlatSky::new([1.0, 0.3, 0.2], 10.0, 256).unwrap();
+/// let born = BornProjection::new(kernel, cone, sky);
+/// // feed it the steps of a run: see `ConvergenceObserver`
+/// ```
+#[derive(Debug, Clone)]
+pub struct BornProjection<M: SkyMap> {
+    kernel: BornKernel,
+    cone: Lightcone,
+    map: M,
+}
+
+/// Counts from one step (for logs and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCrossings {
+    /// Periodic replicas of the box the step's shell reaches (and the map sees).
+    pub replicas: usize,
+    /// Particle crossings found (each particle at most once per replica).
+    pub crossings: usize,
+}
+
+impl<M: SkyMap> BornProjection<M> {
+    /// The projection with `kernel`'s sources and distances, `cone`'s observer, onto `map`.
+    pub fn new(kernel: BornKernel, cone: Lightcone, map: M) -> Self {
+        Self { kernel, cone, map }
+    }
+
+    /// The radial kernel.
+    pub fn kernel(&self) -> &BornKernel {
+        &self.kernel
+    }
+
+    /// The observer.
+    pub fn cone(&self) -> &Lightcone {
+        &self.cone
+    }
+
+    /// The map's pixelisation.
+    pub fn map(&self) -> &M {
+        &self.map
+    }
+
+    /// The constant every pixel loses (see the module docs) when the lightcone runs from
+    /// `a_first` to `a_last`: `∫ dr r W(r)` from `r(a_last)` to `r(a_first)`.
+    pub fn mean_convergence(&self, a_first: f64, a_last: f64) -> Result<f64, LensingError> {
+        let r_hi = self.kernel.distance(a_first)?.min(self.cone.r_max());
+        let r_lo = self.kernel.distance(a_last)?;
+        Ok(self.kernel.mean_convergence(r_lo, r_hi))
+    }
+
+    /// Adds the crossings of a step from `x0` at `a0` to `x1` at `a1` to `kappa` (one value
+    /// per pixel; the mean term is not subtracted).
+    pub fn add_step<T: Real>(
+        &self,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        kappa: &mut [f64],
+    ) -> Result<StepCrossings, LensingError> {
+        self.check(x0, x1, kappa.len(), "convergence map")?;
+        self.accumulate(
+            a0,
+            a1,
+            x0,
+            x1,
+            |x, _| x,
+            None,
+            |pix, v: f64| kappa[pix] += v,
+        )
+    }
+
+    /// Jacobian-vector product of [`Self::add_step`]: adds `d kappa` for position
+    /// perturbations `dx0`, `dx1` (Mpc/h, one per particle) into `dkappa`.
+    pub fn step_jvp<T: Real>(
+        &self,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        dx0: &[[f64; 3]],
+        dx1: &[[f64; 3]],
+        dkappa: &mut [f64],
+    ) -> Result<(), LensingError> {
+        self.check(x0, x1, dkappa.len(), "map tangent")?;
+        for (what, d) in [("dx0", dx0), ("dx1", dx1)] {
+            if d.len() != x0.len() {
+                return Err(LensingError::Length {
+                    what,
+                    expected: x0.len(),
+                    got: d.len(),
+                });
+            }
+        }
+        self.accumulate(
+            a0,
+            a1,
+            x0,
+            x1,
+            Dual64::new,
+            Some((dx0, dx1)),
+            |pix, v: Dual64| dkappa[pix] += v.eps,
+        )?;
+        Ok(())
+    }
+
+    /// Vector-Jacobian product of [`Self::add_step`]: for a cotangent `kappa_bar` of the
+    /// map, adds `dL/dx0` into `x0_bar` and `dL/dx1` into `x1_bar` (per particle).
+    pub fn step_vjp<T: Real>(
+        &self,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        kappa_bar: &[f64],
+        x0_bar: &mut [[T; 3]],
+        x1_bar: &mut [[T; 3]],
+    ) -> Result<(), LensingError> {
+        self.check(x0, x1, kappa_bar.len(), "map cotangent")?;
+        for (what, b) in [
+            ("x0 cotangent", x0_bar.len()),
+            ("x1 cotangent", x1_bar.len()),
+        ] {
+            if b != x0.len() {
+                return Err(LensingError::Length {
+                    what,
+                    expected: x0.len(),
+                    got: b,
+                });
+            }
+        }
+        let Some(step) = self.prepare(a0, a1, x0, x1)? else {
+            return Ok(());
+        };
+        let vp = self.particle_volume(x0.len());
+        x0_bar
+            .par_iter_mut()
+            .zip(x1_bar.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (b0, b1))| {
+                let (p0, p1) = unwrapped_pair(x0, x1, i, self.cone.box_size());
+                let mut grad = [0.0; 6];
+                for shift in &step.shifts {
+                    let (y0, y1) = self.relative(p0, p1, shift);
+                    if !self.cone.crosses(y0, y1, step.r0, step.r1) {
+                        continue;
+                    }
+                    let seed = |v: [f64; 3], off: usize| -> [DualSVec64<6>; 3] {
+                        std::array::from_fn(|a| {
+                            let mut e = SVector::<f64, 6>::zeros();
+                            e[off + a] = 1.0;
+                            DualSVec64::new(v[a], Derivative::some(e))
+                        })
+                    };
+                    self.deposits(
+                        &seed(y0, 0),
+                        &seed(y1, 3),
+                        step.r0,
+                        step.r1,
+                        vp,
+                        &mut |pix, v| {
+                            if let Some(d) = v.eps.0 {
+                                for (g, dv) in grad.iter_mut().zip(d.iter()) {
+                                    *g += kappa_bar[pix] * dv;
+                                }
+                            }
+                        },
+                    );
+                }
+                for a in 0..3 {
+                    b0[a] = b0[a] + T::lit(grad[a]);
+                    b1[a] = b1[a] + T::lit(grad[3 + a]);
+                }
+            });
+        Ok(())
+    }
+
+    /// `V/N`, Mpc^3/h^3.
+    fn particle_volume(&self, n: usize) -> f64 {
+        self.cone.box_size().iter().product::<f64>() / n as f64
+    }
+
+    fn check<T: Real>(
+        &self,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        map_len: usize,
+        what: &'static str,
+    ) -> Result<(), LensingError> {
+        if x1.len() != x0.len() {
+            return Err(LensingError::Length {
+                what: "positions at the step's end",
+                expected: x0.len(),
+                got: x1.len(),
+            });
+        }
+        if map_len != self.map.npix() {
+            return Err(LensingError::Length {
+                what,
+                expected: self.map.npix(),
+                got: map_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// The step's cone radii and the replicas to visit; `None` when the step lies beyond the
+    /// sources or holds no particle.
+    fn prepare<T: Real>(
+        &self,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+    ) -> Result<Option<Step>, LensingError> {
+        if !(a1 > a0) {
+            return Err(crate::error::config(
+                "step",
+                format!("a1 = {a1} must exceed a0 = {a0}"),
+            ));
+        }
+        let r0 = self.kernel.distance(a0)?;
+        let r1 = self.kernel.distance(a1)?;
+        if r1 > self.cone.r_max() || x0.is_empty() {
+            return Ok(None);
+        }
+        let l = self.cone.box_size();
+        let (lo, hi) = (0..x0.len())
+            .into_par_iter()
+            .fold(
+                || ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]),
+                |(mut lo, mut hi), i| {
+                    let (p0, p1) = unwrapped_pair(x0, x1, i, l);
+                    for a in 0..3 {
+                        lo[a] = lo[a].min(p0[a]).min(p1[a]);
+                        hi[a] = hi[a].max(p0[a]).max(p1[a]);
+                    }
+                    (lo, hi)
+                },
+            )
+            .reduce(
+                || ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]),
+                |(l0, h0), (l1, h1)| {
+                    (
+                        std::array::from_fn(|a| l0[a].min(l1[a])),
+                        std::array::from_fn(|a| h0[a].max(h1[a])),
+                    )
+                },
+            );
+        let o = self.cone.origin();
+        let half_diagonal = 0.5 * (0..3).map(|a| (hi[a] - lo[a]).powi(2)).sum::<f64>().sqrt();
+        let shifts = self
+            .cone
+            .replicas(lo, hi, r1, r0)
+            .into_iter()
+            .filter(|s| {
+                let centre = std::array::from_fn(|a| 0.5 * (lo[a] + hi[a]) + s[a] - o[a]);
+                self.map.sees_ball(centre, half_diagonal)
+            })
+            .collect();
+        Ok(Some(Step { r0, r1, shifts }))
+    }
+
+    fn relative(&self, p0: [f64; 3], p1: [f64; 3], shift: &[f64; 3]) -> ([f64; 3], [f64; 3]) {
+        let o = self.cone.origin();
+        (
+            std::array::from_fn(|a| p0[a] + shift[a] - o[a]),
+            std::array::from_fn(|a| p1[a] + shift[a] - o[a]),
+        )
+    }
+
+    /// The deposits of one crossing: `W(r) V_p / r * w_pix / Omega_pix` at the crossing
+    /// point `y*` (positions relative to the observer).
+    fn deposits<S: Scalar>(
+        &self,
+        y0: &[S; 3],
+        y1: &[S; 3],
+        r0: f64,
+        r1: f64,
+        vp: f64,
+        out: &mut dyn FnMut(usize, S),
+    ) {
+        let y = crossing_point(y0, y1, r0, r1);
+        let r = norm_s(&y);
+        let (w, dw) = self.kernel.weight(r.re());
+        if w == 0.0 && dw == 0.0 {
+            return;
+        }
+        let c = lift(r, w, dw) * vp / r;
+        self.map.deposit(&y, &mut |pix, wt| {
+            out(pix, c * wt / self.map.pixel_area(pix))
+        });
+    }
+
+    /// Runs the crossings of a step through [`Self::deposits`] with `S` built from each
+    /// position coordinate and its tangent by `make`, and hands every deposit to `apply` in
+    /// a fixed order (chunks of [`CHUNK`] particles in index order, replicas in
+    /// [`Lightcone::replicas`] order within a chunk).
+    #[allow(clippy::type_complexity)]
+    fn accumulate<T: Real, S: Scalar>(
+        &self,
+        a0: f64,
+        a1: f64,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        make: impl Fn(f64, f64) -> S + Sync,
+        tangent: Option<(&[[f64; 3]], &[[f64; 3]])>,
+        mut apply: impl FnMut(usize, S),
+    ) -> Result<StepCrossings, LensingError> {
+        let Some(step) = self.prepare(a0, a1, x0, x1)? else {
+            return Ok(StepCrossings::default());
+        };
+        let n = x0.len();
+        let vp = self.particle_volume(n);
+        let l = self.cone.box_size();
+        let mut crossings = 0;
+        let chunks: Vec<usize> = (0..n.div_ceil(CHUNK)).collect();
+        for batch in chunks.chunks(BATCH) {
+            let found: Vec<(usize, Vec<(usize, S)>)> = batch
+                .par_iter()
+                .map(|&c| {
+                    let mut out = Vec::new();
+                    let mut count = 0;
+                    for shift in &step.shifts {
+                        for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                            let (p0, p1) = unwrapped_pair(x0, x1, i, l);
+                            let (y0, y1) = self.relative(p0, p1, shift);
+                            if !self.cone.crosses(y0, y1, step.r0, step.r1) {
+                                continue;
+                            }
+                            count += 1;
+                            let (d0, d1) = match tangent {
+                                Some((d0, d1)) => (d0[i], d1[i]),
+                                None => ([0.0; 3], [0.0; 3]),
+                            };
+                            let s0 = std::array::from_fn(|a| make(y0[a], d0[a]));
+                            let s1 = std::array::from_fn(|a| make(y1[a], d1[a]));
+                            self.deposits(&s0, &s1, step.r0, step.r1, vp, &mut |pix, v| {
+                                out.push((pix, v))
+                            });
+                        }
+                    }
+                    (count, out)
+                })
+                .collect();
+            for (count, deposits) in found {
+                crossings += count;
+                for (pix, v) in deposits {
+                    apply(pix, v);
+                }
+            }
+        }
+        Ok(StepCrossings {
+            replicas: step.shifts.len(),
+            crossings,
+        })
+    }
+}
+
+struct Step {
+    r0: f64,
+    r1: f64,
+    shifts: Vec<[f64; 3]>,
+}
+
+/// Unwrapped positions of particle `i` at both ends of a step: `x0` as given (`q + disp`
+/// for lattice positions) and `x1` moved by whole boxes to the periodic image nearest `x0`
+/// (a particle moves far less than half a box in a step).
+#[inline]
+fn unwrapped_pair<T: Real>(
+    x0: &Positions<'_, T>,
+    x1: &Positions<'_, T>,
+    i: usize,
+    box_size: [f64; 3],
+) -> ([f64; 3], [f64; 3]) {
+    let p0 = x0.position(i);
+    let p1 = x1.position(i);
+    let p1 = std::array::from_fn(|a| {
+        let d = p1[a] - p0[a];
+        p0[a] + d - box_size[a] * (d / box_size[a]).round()
+    });
+    (p0, p1)
+}
