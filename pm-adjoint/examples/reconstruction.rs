@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The default schedule (120 Adam steps, see `DEFAULT_SCHEDULE`) starts with the 30 steps
-//! that the test `tests/reconstruction.rs` asserts on.
+//! that the test `tests/adjoint/reconstruction.rs` asserts on.
 
 use std::time::Instant;
 

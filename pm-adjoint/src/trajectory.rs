@@ -53,7 +53,7 @@ pub trait StepObservable<T: Real> {
 mod tests {
     //! The gradient of a smooth trajectory term, through every stepper, against central
     //! differences in f64 (1e-6 relative, as the other gradient checks: see
-    //! `tests/noise_gradient.rs` for why the step is 1e-6).
+    //! `tests/adjoint/noise_gradient.rs` for why the step is 1e-6).
 
     use pm_cosmo::Cosmology;
     use pm_integrate::{Simulation, StepperKind, TimeSteps};

@@ -31,7 +31,7 @@ const COARSE_DLNK: f64 = 0.25;
 /// their amplitude is below 1e-5 of P. With 8 nodes a panel holding one period of a sinusoid
 /// is integrated to ~1e-13; beyond kR ~ 160 the integrand is down by (kR)^-4 and its
 /// under-resolved oscillation averages out. Measured against a fine Simpson rule
-/// (`tests/power.rs`): below 1e-10 relative in sigma for 0.5 <= R <= 100 Mpc/h, 4e-8 at
+/// (`tests/cosmo/power.rs`): below 1e-10 relative in sigma for 0.5 <= R <= 100 Mpc/h, 4e-8 at
 /// R = 500 Mpc/h (where sigma is small and the tail weighs more).
 pub const FINE_DLNK: f64 = 0.02;
 

@@ -6,8 +6,8 @@ use pm_decomp::{
     widths_for_support,
 };
 
-mod common;
-use common::noise;
+
+use crate::common::noise;
 
 /// Runs `f` on `n` thread ranks (and, for `n == 1`, also on `SerialComm`, checking that both
 /// give the same result) and unwraps every rank's result.

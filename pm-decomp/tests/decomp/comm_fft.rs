@@ -7,8 +7,8 @@ use pm_decomp::{
 };
 use pm_fft::{CpuFft3d, Fft3d};
 
-mod common;
-use common::noise;
+
+use crate::common::noise;
 
 /// Runs `f` on `n` thread ranks and unwraps every rank's result.
 fn on_ranks<R: Send>(n: usize, f: impl Fn(&ThreadComm) -> Result<R, DecompError> + Sync) -> Vec<R> {

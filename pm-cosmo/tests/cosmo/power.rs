@@ -2,7 +2,7 @@
 //! `ref/make_power_reference.py`), the sigma8 and A_s normalisations, the sigma(R) quadrature,
 //! dual-number derivatives against finite differences, and the tabulated-P(k) loader.
 
-mod common;
+use crate::common;
 
 use pm_cosmo::power::{
     EhForm, EisensteinHu, LinearPower, SIGMA8_RADIUS, TabulatedPower, top_hat_window,

@@ -2,7 +2,7 @@
 //! `ref/make_background_reference.py`): E, D1, f1, chi and d_M to 1e-4 relative for
 //! a in [0.01, 1] at three cosmologies (Planck 2018, w0-wa, open wCDM).
 
-mod common;
+use crate::common;
 
 use pm_cosmo::{Background, DistanceTable, GrowthTable};
 

@@ -1,0 +1,8 @@
+//! Integration tests of pm-adjoint, in one binary (one link instead of one per file).
+
+mod checkpoint;
+mod cosmology_gradient;
+mod noise_gradient;
+mod objectives;
+mod reconstruction;
+mod reverse;

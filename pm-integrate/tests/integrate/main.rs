@@ -1,0 +1,7 @@
+//! Integration tests of pm-integrate, in one binary (one link instead of one per file).
+
+mod forward;
+mod initial_conditions;
+mod lpt;
+mod steppers;
+mod vjp;
