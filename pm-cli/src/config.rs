@@ -27,6 +27,8 @@ pub struct Config {
     pub force: ForceSection,
     /// `[output]`.
     pub output: OutputSection,
+    /// `[lensing]`.
+    pub lensing: crate::lensing::LensingSection,
 }
 
 /// `[cosmology]`: a preset, parameter overrides and the linear power spectrum.
@@ -199,6 +201,7 @@ impl Default for Config {
             simulation: SimulationSection::default(),
             force: ForceSection::default(),
             output: OutputSection::default(),
+            lensing: crate::lensing::LensingSection::default(),
         }
     }
 }
@@ -278,6 +281,8 @@ pub struct RunPlan {
     pub white_noise: Option<PathBuf>,
     /// LPT order.
     pub lpt_order: LptOrder,
+    /// The convergence maps to build, if `[lensing]` is enabled.
+    pub lensing: Option<crate::lensing::LensingPlan>,
 }
 
 impl Config {
@@ -426,7 +431,9 @@ impl Config {
         if self.output.directory.as_os_str().is_empty() {
             return Err(invalid("output.directory", "must not be empty"));
         }
+        let lensing = self.lensing.plan(&cosmology, s.box_size)?;
         Ok(RunPlan {
+            lensing,
             config: self.clone(),
             cosmology,
             power,

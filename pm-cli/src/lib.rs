@@ -12,6 +12,7 @@
 pub mod config;
 pub mod gradients;
 pub mod kernel;
+pub mod lensing;
 pub mod output;
 pub mod plot;
 pub mod progress;

@@ -102,7 +102,36 @@ pub fn density_slice_png(
     let layout = SliceLayout::new(shape, pixels_per_cell, title, &labels)?;
     let mut canvas = Canvas::new(layout.width, layout.height, WHITE);
     draw_cells(&mut canvas, &layout, values, shape[1], &scale);
-    draw_colour_bar(&mut canvas, &layout, &labels);
+    draw_colour_bar(&mut canvas, &layout, &labels, BAR_CAPTION);
+    canvas.draw_text(
+        &layout.title,
+        layout.title_x,
+        MARGIN,
+        HAlign::Left,
+        VAlign::MaskTop,
+        TEXT_COLOUR,
+    );
+    canvas.encode_png()
+}
+
+/// A linear-scale picture of a 2D map (a convergence map): as [`density_slice_png`] but with
+/// the colour map spanning the values themselves, from the smallest (darkest) to the largest,
+/// and the colour bar labelled with them in scientific notation and captioned `caption`. NaN
+/// or infinity is an error.
+pub fn map_png(
+    values: &[f64],
+    shape: [usize; 2],
+    pixels_per_cell: usize,
+    title: &str,
+    caption: &str,
+) -> Result<Vec<u8>, PlotError> {
+    check_slice(values, shape, pixels_per_cell)?;
+    let scale = ColourScale::fit_linear(values);
+    let labels = scale_labels(&scale);
+    let layout = SliceLayout::new(shape, pixels_per_cell, title, &labels)?;
+    let mut canvas = Canvas::new(layout.width, layout.height, WHITE);
+    draw_cells(&mut canvas, &layout, values, shape[1], &scale);
+    draw_colour_bar(&mut canvas, &layout, &labels, caption);
     canvas.draw_text(
         &layout.title,
         layout.title_x,
@@ -254,10 +283,12 @@ fn check_slice(values: &[f64], shape: [usize; 2], pixels_per_cell: usize) -> Res
     }
 }
 
-/// The log10(1 + delta) range that the colour map spans.
+/// The range that the colour map spans: log10(1 + delta) for a density, the values
+/// themselves for a linear map.
 struct ColourScale {
     lo: f64,
     hi: f64,
+    log: bool,
 }
 
 impl ColourScale {
@@ -275,17 +306,38 @@ impl ColourScale {
             max.log10(),
         );
         if hi - lo > 1e-12 {
-            Self { lo, hi }
+            Self { lo, hi, log: true }
         } else {
             Self {
                 lo: lo - 0.5,
                 hi: hi + 0.5,
+                log: true,
+            }
+        }
+    }
+
+    /// From the smallest to the largest value, linearly (a zero-width range is widened by 1
+    /// each way, or by its magnitude when that is larger).
+    fn fit_linear(values: &[f64]) -> Self {
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if hi - lo > 1e-300 {
+            Self { lo, hi, log: false }
+        } else {
+            let w = lo.abs().max(1.0);
+            Self {
+                lo: lo - w,
+                hi: hi + w,
+                log: false,
             }
         }
     }
 
     /// Where a cell's value falls on the colour map: 0 (darkest) to 1.
     fn fraction(&self, value: f64) -> f64 {
+        if !self.log {
+            return ((value - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0);
+        }
         if value <= 0.0 {
             return 0.0;
         }
@@ -380,6 +432,10 @@ impl SliceLayout {
 
 /// The colour bar's labels for the bottom and top of the scale: two decimals, never "-0.00".
 fn scale_labels(scale: &ColourScale) -> [TextMask; 2] {
+    if !scale.log {
+        return [scale.lo, scale.hi]
+            .map(|value| TextMask::render(&format!("{value:.2e}"), TEXT_SCALE));
+    }
     [scale.lo, scale.hi].map(|value| {
         let value = if value.abs() < 0.005 { 0.0 } else { value };
         TextMask::render(&format!("{value:.2}"), TEXT_SCALE)
@@ -408,7 +464,12 @@ fn draw_cells(
 }
 
 /// The colour bar (brightest at the top) with its min/max labels and its caption.
-fn draw_colour_bar(canvas: &mut Canvas, layout: &SliceLayout, labels: &[TextMask; 2]) {
+fn draw_colour_bar(
+    canvas: &mut Canvas,
+    layout: &SliceLayout,
+    labels: &[TextMask; 2],
+    caption: &str,
+) {
     let bar = layout.bar;
     for i in 0..bar.h {
         let t = 1.0 - i as f64 / (bar.h - 1).max(1) as f64;
@@ -440,7 +501,7 @@ fn draw_colour_bar(canvas: &mut Canvas, layout: &SliceLayout, labels: &[TextMask
         VAlign::Baseline,
         TEXT_COLOUR,
     );
-    let caption = TextMask::render(BAR_CAPTION, TEXT_SCALE);
+    let caption = TextMask::render(caption, TEXT_SCALE);
     canvas.draw_text_vertical(&caption, layout.caption_x, bar.y + bar.h / 2, TEXT_COLOUR);
 }
 

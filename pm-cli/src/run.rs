@@ -9,7 +9,8 @@ use std::time::Instant;
 use ndarray_npy::WritableElement;
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{IntegrateError, ModeOptions, Simulation, State, StepInfo, TimeSteps};
+use pm_integrate::{IntegrateError, ModeOptions, Observer, Simulation, State, StepInfo, TimeSteps};
+use pm_lensing::ConvergenceObserver;
 use pm_mesh::Scheme;
 use serde::Serialize;
 
@@ -76,7 +77,11 @@ fn is_run_entry(name: &str) -> bool {
         && [".partial", ".tmp", ".old"]
             .iter()
             .any(|s| name.ends_with(s));
-    name == "config.toml" || name == "summary.json" || name.starts_with("a_") || temporary
+    name == "config.toml"
+        || name == "summary.json"
+        || name == "lensing"
+        || name.starts_with("a_")
+        || temporary
 }
 
 /// Checks that `dir` can take a run: absent, empty, a previous run's directory (holding only
@@ -279,13 +284,52 @@ fn run_typed<T: Real + WritableElement>(
         }
         Ok(())
     };
-    let result = sim.evolve(initial, Some(&lpt), &mut [&mut observer]);
+    let mut flat = plan
+        .lensing
+        .as_ref()
+        .and_then(|l| l.flat.as_ref())
+        .map(ConvergenceObserver::<_, T>::new);
+    let mut full = plan
+        .lensing
+        .as_ref()
+        .and_then(|l| l.full.as_ref())
+        .map(ConvergenceObserver::<_, T>::new);
+    let result = {
+        let mut observers: Vec<&mut dyn Observer<T>> = vec![&mut observer];
+        if let Some(o) = flat.as_mut() {
+            observers.push(o);
+        }
+        if let Some(o) = full.as_mut() {
+            observers.push(o);
+        }
+        sim.evolve(initial, Some(&lpt), &mut observers)
+    };
     progress.finish();
     if let Some(e) = failure.into_inner() {
         return Err(e);
     }
     match result {
-        Ok(_) => Ok(written.into_inner()),
+        Ok(_) => {
+            if let Some(lensing) = &plan.lensing {
+                let to_cli = |e: pm_lensing::LensingError| CliError::Io {
+                    path: options.directory.join("lensing"),
+                    reason: e.to_string(),
+                };
+                let flat = flat.map(|o| o.finish()).transpose().map_err(to_cli)?;
+                let full = full.map(|o| o.finish()).transpose().map_err(to_cli)?;
+                let a = &plan.scale_factors;
+                crate::lensing::write_lensing(
+                    &options.directory,
+                    lensing,
+                    flat.as_deref(),
+                    full.as_deref(),
+                    [a[0], a[a.len() - 1]],
+                    sim.power(),
+                    sim.growth(),
+                )?;
+            }
+            Ok(written.into_inner())
+        }
         Err(_) if interrupted() => Err(CliError::Interrupted {
             directory: options.directory.clone(),
             snapshots: written.into_inner().len(),

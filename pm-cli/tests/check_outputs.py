@@ -28,3 +28,26 @@ for snap in snapshots:
     assert (np.diff(k) > 0).all() and (pk > 0).all() and (modes > 0).all()
     print(f"{snap}: a = {meta['a']}, {n} particles, {len(k)} P(k) bins, "
           f"P/P_lin at k = {k[0]:.3f}: {pk[0] / lin[0]:.3f}: ok")
+
+lensing = run / "lensing"
+if lensing.is_dir():
+    meta = json.loads((lensing / "lensing.json").read_text())
+    if (lensing / "kappa_flat.npy").exists():
+        kappa = np.load(lensing / "kappa_flat.npy")
+        n = meta["section"]["pixels"]
+        assert kappa.shape == (n, n) and kappa.dtype == np.float64, (kappa.shape, kappa.dtype)
+        assert np.isfinite(kappa).all()
+        print(f"{lensing}: flat map {kappa.shape}, rms {kappa.std():.3e}: ok")
+    fits = lensing / "kappa_healpix.fits"
+    if fits.exists():
+        try:
+            import healpy
+        except ImportError:
+            print("healpy not available: the FITS map is not opened here")
+        else:
+            m = healpy.read_map(str(fits), dtype=None)
+            nside = meta["section"]["nside"]
+            assert healpy.get_nside(m) == nside and len(m) == 12 * nside**2
+            assert np.isfinite(m).all()
+            print(f"{fits}: healpy {healpy.__version__} read_map: nside {nside}, "
+                  f"mean {m.mean():.3e}, rms {m.std():.3e}: ok")

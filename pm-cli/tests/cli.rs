@@ -220,7 +220,7 @@ unknown field `boxsize`, expected one of `box_size`, `particles`, `mesh`, `seed`
   |
 1 | [simulations]
   |  ^^^^^^^^^^^
-unknown field `simulations`, expected one of `cosmology`, `simulation`, `force`, `output`"#,
+unknown field `simulations`, expected one of `cosmology`, `simulation`, `force`, `output`, `lensing`"#,
     ),
     (
         "wrong type",
@@ -309,6 +309,21 @@ unknown variant `rk4`, expected one of `fastpm`, `leapfrog`, `cola`"#,
         "sharpen without the sharpened kernel",
         "[force]\nsharpen = [0.1, 0.0, 0.0]\n",
         r#"invalid configuration: force.sharpen: [0.1, 0.0, 0.0] is set but force.kernel is "fastpm"; set kernel = "sharpened" to use it"#,
+    ),
+    (
+        "negative source redshift",
+        "[lensing]\nenabled = true\nsource_z = -1.0\n",
+        r#"invalid configuration: lensing.source_z: -1 must be in (0, 20]"#,
+    ),
+    (
+        "HEALPix nside not a power of two",
+        "[lensing]\nenabled = true\nnside = 12\n",
+        r#"invalid configuration: lensing.nside: invalid nside: nside must be a power of two between 1 and 2^29, got 12"#,
+    ),
+    (
+        "lensing with no map",
+        "[lensing]\nenabled = true\nfov_deg = 0.0\n",
+        r#"invalid configuration: lensing.enabled: true but neither a flat map (fov_deg > 0) nor a full-sky map (nside > 0) is asked for"#,
     ),
     (
         "TOML syntax",
@@ -495,5 +510,47 @@ fn reconstruct_recovers_the_large_scales_of_a_snapshot() {
     println!("k, r, T, modes: {rows:?}");
     assert!(rows[0][1] > 0.9, "r at the lowest k: {}", rows[0][1]);
     assert!(dir.join("rec/white_noise.npy").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `[lensing]`: the flat map, its spectrum and the HEALPix FITS map are written, with the
+/// documented shapes, and the FITS map reads back (healpy's reading is checked by
+/// `pm-cli/tests/check_outputs.py` in CI).
+#[test]
+fn a_lensing_run_writes_its_maps() {
+    let dir = scratch("lensing");
+    let config = format!(
+        "{TINY}[lensing]\nenabled = true\nsource_z = 0.05\nfov_deg = 20.0\npixels = 32\nnside = 8\n"
+    );
+    std::fs::write(dir.join("lens.toml"), config).unwrap();
+    let out = pm(&["run", "lens.toml", "--output", "run", "--quiet"], &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lens = dir.join("run/lensing");
+    let flat =
+        ndarray::Array2::<f64>::read_npy(std::fs::File::open(lens.join("kappa_flat.npy")).unwrap())
+            .unwrap();
+    assert_eq!(flat.shape(), &[32, 32]);
+    assert!(flat.iter().all(|k| k.is_finite()));
+    assert!(flat.iter().any(|k| *k != flat[[0, 0]]));
+    let (nside, full) =
+        pm_lensing::fits::read_healpix_map(lens.join("kappa_healpix.fits")).unwrap();
+    assert_eq!((nside, full.len()), (8, 768));
+    assert!(full.iter().all(|k| k.is_finite()));
+    let cl = std::fs::read_to_string(lens.join("cl_flat.csv")).unwrap();
+    assert!(cl.starts_with("ell,cl,modes,limber\n"));
+    assert!(
+        csv_rows(&cl)
+            .iter()
+            .any(|r| r[2] > 0.0 && r[1] > 0.0 && r[3] > 0.0)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lens.join("lensing.json")).unwrap()).unwrap();
+    assert_eq!(meta["section"]["nside"], 8);
+    assert!(lens.join("kappa_flat.png").is_file());
+    no_hidden_files(&dir.join("run"));
     let _ = std::fs::remove_dir_all(&dir);
 }
