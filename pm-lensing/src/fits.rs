@@ -593,8 +593,9 @@ mod tests {
             .collect()
     }
 
-    fn tmpdir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("pmrs-fits-test-{}", std::process::id()));
+    /// A directory of its own per test (tests run in parallel threads of one process).
+    fn tmpdir(test: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pmrs-fits-test-{}-{test}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
@@ -645,7 +646,7 @@ mod tests {
 
     #[test]
     fn round_trip_f64_and_f32() {
-        let dir = tmpdir();
+        let dir = tmpdir("round_trip");
         for nside in [1usize, 2, 16] {
             let map = test_map(nside);
             let extra = [
@@ -718,7 +719,7 @@ mod tests {
         assert_eq!(e.to_string(), "FITS length mismatch: expected 1, got 2");
 
         // A failed file write leaves nothing behind.
-        let dir = tmpdir();
+        let dir = tmpdir("errors");
         let p = dir.join("bad.fits");
         assert!(write_healpix_map_file(&p, 2, &[0.0f64; 5], "KAPPA", &[]).is_err());
         assert!(!p.exists() && !partial_path(&p).exists());

@@ -97,25 +97,7 @@ impl Lightcone {
                         ny as f64 * self.box_size[1],
                         nz as f64 * self.box_size[2],
                     ];
-                    // Nearest and farthest points of the shifted box from the observer.
-                    let (mut near, mut far) = (0.0, 0.0);
-                    for a in 0..3 {
-                        let (b0, b1) = (
-                            lo[a] + shift[a] - self.origin[a],
-                            hi[a] + shift[a] - self.origin[a],
-                        );
-                        let n = if b0 > 0.0 {
-                            b0
-                        } else if b1 < 0.0 {
-                            -b1
-                        } else {
-                            0.0
-                        };
-                        let f = b0.abs().max(b1.abs());
-                        near += n * n;
-                        far += f * f;
-                    }
-                    if near.sqrt() <= r_outer && far.sqrt() >= r_inner {
+                    if box_meets_shell(lo, hi, shift, self.origin, r_inner, r_outer) {
                         out.push(shift);
                     }
                 }
@@ -137,6 +119,34 @@ impl Lightcone {
         let r = norm(crossing_point(&y0, &y1, r0, r1));
         r > 0.0 && r <= self.r_max
     }
+}
+
+/// Whether the box `[lo, hi]` moved by `shift` has a point at a distance between `r_inner`
+/// and `r_outer` from `origin` (its nearest point no farther than `r_outer`, its farthest
+/// corner no nearer than `r_inner`).
+pub(crate) fn box_meets_shell(
+    lo: [f64; 3],
+    hi: [f64; 3],
+    shift: [f64; 3],
+    origin: [f64; 3],
+    r_inner: f64,
+    r_outer: f64,
+) -> bool {
+    let (mut near, mut far) = (0.0, 0.0);
+    for a in 0..3 {
+        let (b0, b1) = (lo[a] + shift[a] - origin[a], hi[a] + shift[a] - origin[a]);
+        let n = if b0 > 0.0 {
+            b0
+        } else if b1 < 0.0 {
+            -b1
+        } else {
+            0.0
+        };
+        let f = b0.abs().max(b1.abs());
+        near += n * n;
+        far += f * f;
+    }
+    near.sqrt() <= r_outer && far.sqrt() >= r_inner
 }
 
 /// The crossing point `y* = y0 + t* (y1 - y0)`, `t* = f0 / (f0 - f1)`,

@@ -25,7 +25,7 @@ use pm_fft::Real;
 use pm_mesh::Positions;
 use rayon::prelude::*;
 
-use crate::lightcone::{crossing_point, norm_s};
+use crate::lightcone::{box_meets_shell, crossing_point, norm_s};
 use crate::sky::lift;
 use crate::{BornKernel, LensingError, Lightcone, SkyMap};
 
@@ -176,43 +176,48 @@ impl<M: SkyMap> BornProjection<M> {
             return Ok(());
         };
         let vp = self.particle_volume(x0.len());
+        let l = self.cone.box_size();
         x0_bar
-            .par_iter_mut()
-            .zip(x1_bar.par_iter_mut())
+            .par_chunks_mut(CHUNK)
+            .zip(x1_bar.par_chunks_mut(CHUNK))
             .enumerate()
-            .for_each(|(i, (b0, b1))| {
-                let (p0, p1) = unwrapped_pair(x0, x1, i, self.cone.box_size());
-                let mut grad = [0.0; 6];
-                for shift in &step.shifts {
-                    let (y0, y1) = self.relative(p0, p1, shift);
-                    if !self.cone.crosses(y0, y1, step.r0, step.r1) {
-                        continue;
-                    }
-                    let seed = |v: [f64; 3], off: usize| -> [DualSVec64<6>; 3] {
-                        std::array::from_fn(|a| {
-                            let mut e = SVector::<f64, 6>::zeros();
-                            e[off + a] = 1.0;
-                            DualSVec64::new(v[a], Derivative::some(e))
-                        })
-                    };
-                    self.deposits(
-                        &seed(y0, 0),
-                        &seed(y1, 3),
-                        step.r0,
-                        step.r1,
-                        vp,
-                        &mut |pix, v| {
-                            if let Some(d) = v.eps.0 {
-                                for (g, dv) in grad.iter_mut().zip(d.iter()) {
-                                    *g += kappa_bar[pix] * dv;
+            .for_each(|(c, (b0s, b1s))| {
+                let first = c * CHUNK;
+                let shifts = self.chunk_replicas(&step, x0, x1, first..first + b0s.len());
+                for (k, (b0, b1)) in b0s.iter_mut().zip(b1s.iter_mut()).enumerate() {
+                    let (p0, p1) = unwrapped_pair(x0, x1, first + k, l);
+                    let mut grad = [0.0; 6];
+                    for shift in &shifts {
+                        let (y0, y1) = self.relative(p0, p1, shift);
+                        if !self.cone.crosses(y0, y1, step.r0, step.r1) {
+                            continue;
+                        }
+                        let seed = |v: [f64; 3], off: usize| -> [DualSVec64<6>; 3] {
+                            std::array::from_fn(|a| {
+                                let mut e = SVector::<f64, 6>::zeros();
+                                e[off + a] = 1.0;
+                                DualSVec64::new(v[a], Derivative::some(e))
+                            })
+                        };
+                        self.deposits(
+                            &seed(y0, 0),
+                            &seed(y1, 3),
+                            step.r0,
+                            step.r1,
+                            vp,
+                            &mut |pix, v| {
+                                if let Some(d) = v.eps.0 {
+                                    for (g, dv) in grad.iter_mut().zip(d.iter()) {
+                                        *g += kappa_bar[pix] * dv;
+                                    }
                                 }
-                            }
-                        },
-                    );
-                }
-                for a in 0..3 {
-                    b0[a] = b0[a] + T::lit(grad[a]);
-                    b1[a] = b1[a] + T::lit(grad[3 + a]);
+                            },
+                        );
+                    }
+                    for a in 0..3 {
+                        b0[a] = b0[a] + T::lit(grad[a]);
+                        b1[a] = b1[a] + T::lit(grad[3 + a]);
+                    }
                 }
             });
         Ok(())
@@ -304,6 +309,39 @@ impl<M: SkyMap> BornProjection<M> {
         Ok(Some(Step { r0, r1, shifts }))
     }
 
+    /// The step's replicas that can hold a crossing of particles `range`: those whose copy
+    /// of the particles' bounding box (both ends of the step) meets the step's shell and the
+    /// map ([`Lightcone::replicas`] order kept). Particles in index order are lattice planes,
+    /// so a chunk's box is small and most replicas drop out.
+    fn chunk_replicas<T: Real>(
+        &self,
+        step: &Step,
+        x0: &Positions<'_, T>,
+        x1: &Positions<'_, T>,
+        range: std::ops::Range<usize>,
+    ) -> Vec<[f64; 3]> {
+        let l = self.cone.box_size();
+        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+        for i in range {
+            let (p0, p1) = unwrapped_pair(x0, x1, i, l);
+            for a in 0..3 {
+                lo[a] = lo[a].min(p0[a]).min(p1[a]);
+                hi[a] = hi[a].max(p0[a]).max(p1[a]);
+            }
+        }
+        let o = self.cone.origin();
+        let half_diagonal = 0.5 * (0..3).map(|a| (hi[a] - lo[a]).powi(2)).sum::<f64>().sqrt();
+        step.shifts
+            .iter()
+            .filter(|s| {
+                let centre = std::array::from_fn(|a| 0.5 * (lo[a] + hi[a]) + s[a] - o[a]);
+                box_meets_shell(lo, hi, **s, o, step.r1, step.r0.min(self.cone.r_max()))
+                    && self.map.sees_ball(centre, half_diagonal)
+            })
+            .copied()
+            .collect()
+    }
+
     fn relative(&self, p0: [f64; 3], p1: [f64; 3], shift: &[f64; 3]) -> ([f64; 3], [f64; 3]) {
         let o = self.cone.origin();
         (
@@ -364,8 +402,9 @@ impl<M: SkyMap> BornProjection<M> {
                 .map(|&c| {
                     let mut out = Vec::new();
                     let mut count = 0;
-                    for shift in &step.shifts {
-                        for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                    let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                    for shift in &self.chunk_replicas(&step, x0, x1, range.clone()) {
+                        for i in range.clone() {
                             let (p0, p1) = unwrapped_pair(x0, x1, i, l);
                             let (y0, y1) = self.relative(p0, p1, shift);
                             if !self.cone.crosses(y0, y1, step.r0, step.r1) {
