@@ -68,9 +68,17 @@
 //! # Not built yet
 //!
 //! * the pencil FFT over [`PencilDecomposition`] (sub-communicators exist: [`Comm::split`]);
-//! * rank-count-independent white noise (needs the counter-based generator of pm-mesh or
-//!   pm-integrate, keyed by global cell index, filling each rank's block);
-//! * the distributed simulation itself (pm-mesh, pm-force and pm-integrate on a `Comm`).
+//! * the adjoint (gradient) run on a `Comm`: every distributed piece has its VJP
+//!   (transposes, FFT, halo exchange, migration, slab paint/readout, `SlabGravity`), but
+//!   pm-adjoint's reverse integration does not drive them yet.
+//!
+//! # Built on top (in the crates above)
+//!
+//! * pm-mesh `paint_slab` / `readout_slab` (+ VJPs) on a rank's padded x-slab;
+//! * pm-force `SlabGravity`: the PM force solve over a `Comm`, equal to the serial one;
+//! * pm-integrate `DistributedRun` / `Simulation::run_distributed`: white noise per rank
+//!   block (the same field on any rank count), LPT on the slab FFT, kick-drift-kick steps
+//!   with migration after each drift; final particles equal to the serial run's to 1e-14.
 
 mod comm;
 mod data;

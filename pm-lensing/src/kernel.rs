@@ -65,7 +65,15 @@ pub struct BornKernel {
     background: Background<f64>,
     efficiency: Efficiency,
     r_max: f64,
+    /// `W` and `dW/dr` at `r_k = k dr_table`, `k = 0..=WEIGHT_NODES`, for the cubic Hermite
+    /// interpolation of [`BornKernel::weight`].
+    table: Vec<(f64, f64)>,
+    dr_table: f64,
 }
+
+/// Nodes of the weight table: cubic Hermite interpolation on `r_s / 8192` (0.3 Mpc/h to
+/// z = 1) is accurate to about 1e-12 relative for these smooth weights.
+const WEIGHT_NODES: usize = 8192;
 
 impl BornKernel {
     /// The kernel of `cosmo` for `sources`.
@@ -96,13 +104,19 @@ impl BornKernel {
             Efficiency::Table { dr, g, .. } => dr * (g.len() - 1) as f64,
         };
         let h0_over_c = 1.0 / HUBBLE_DISTANCE_MPC_H;
-        Ok(Self {
+        let mut kernel = Self {
             prefactor: 1.5 * cosmo.omega_m() * h0_over_c * h0_over_c,
             distances,
             background,
             efficiency,
             r_max,
-        })
+            table: Vec::new(),
+            dr_table: r_max / WEIGHT_NODES as f64,
+        };
+        kernel.table = (0..=WEIGHT_NODES)
+            .map(|k| kernel.weight_exact(k as f64 * kernel.dr_table))
+            .collect();
+        Ok(kernel)
     }
 
     /// `A = 3/2 Omega_m (H0/c)^2`, (h/Mpc)^2.
@@ -150,11 +164,36 @@ impl BornKernel {
         }
     }
 
-    /// `W(r) = A g(r) / a(r)` and `dW/dr`, using `da/dr = -a^2 E(a) H0/c` (light travels
+    /// `W(r) = A g(r) / a(r)` and `dW/dr`, zero beyond the sources: the cubic Hermite
+    /// interpolant of [`Self::weight_exact`] on a table of 8192 cells up to the sources,
+    /// and its exact derivative (so the pair stays consistent for gradient checks).
+    pub fn weight(&self, r: f64) -> (f64, f64) {
+        let s = r / self.dr_table;
+        if !(s >= 0.0) || s >= WEIGHT_NODES as f64 {
+            return (0.0, 0.0);
+        }
+        let k = s as usize;
+        let t = s - k as f64;
+        let h = self.dr_table;
+        let ((w0, d0), (w1, d1)) = (self.table[k], self.table[k + 1]);
+        let (t2, t3) = (t * t, t * t * t);
+        let w = (2.0 * t3 - 3.0 * t2 + 1.0) * w0
+            + (t3 - 2.0 * t2 + t) * h * d0
+            + (-2.0 * t3 + 3.0 * t2) * w1
+            + (t3 - t2) * h * d1;
+        let dw = ((6.0 * t2 - 6.0 * t) * w0
+            + (3.0 * t2 - 4.0 * t + 1.0) * h * d0
+            + (-6.0 * t2 + 6.0 * t) * w1
+            + (3.0 * t2 - 2.0 * t) * h * d1)
+            / h;
+        (w, dw)
+    }
+
+    /// `W(r) = A g(r) / a(r)` and `dW/dr` evaluated directly, using `da/dr = -a^2 E(a) H0/c` (light travels
     /// `dr = -c dt/a`, `dt = da / (a H)`):
     /// `dW/dr = A (g'/a + g E H0/c)`. Zero beyond the sources and outside the distance
     /// table.
-    pub fn weight(&self, r: f64) -> (f64, f64) {
+    pub fn weight_exact(&self, r: f64) -> (f64, f64) {
         let (g, dg) = self.efficiency(r);
         if g == 0.0 && dg == 0.0 {
             return (0.0, 0.0);
@@ -298,9 +337,27 @@ mod tests {
         let k = BornKernel::new(&Cosmology::planck18(), &Sources::Plane { z: 0.8 }).unwrap();
         for r in [50.0, 700.0, 1500.0] {
             let h = 1e-3;
-            let fd = (k.weight(r + h).0 - k.weight(r - h).0) / (2.0 * h);
-            let an = k.weight(r).1;
+            let fd = (k.weight_exact(r + h).0 - k.weight_exact(r - h).0) / (2.0 * h);
+            let an = k.weight_exact(r).1;
             assert!((fd - an).abs() < 1e-6 * an.abs(), "{r}: {fd} {an}");
+        }
+    }
+
+    /// The tabulated weight against the direct evaluation.
+    #[test]
+    fn tabulated_weight_matches_the_direct_one() {
+        let k = BornKernel::new(&Cosmology::planck18(), &Sources::Plane { z: 1.0 }).unwrap();
+        let r_s = k.source_distance();
+        let w_max = k.weight_exact(0.5 * r_s).0;
+        for i in 0..1000 {
+            let r = (i as f64 + 0.37) / 1000.0 * r_s;
+            let (a, da) = k.weight(r);
+            let (b, db) = k.weight_exact(r);
+            assert!((a - b).abs() < 1e-10 * w_max, "{r}: {a} {b}");
+            assert!(
+                (da - db).abs() < 1e-7 * db.abs().max(w_max / r_s),
+                "{r}: {da} {db}"
+            );
         }
     }
 

@@ -25,10 +25,11 @@ use pm_mesh::Lattice;
 /// ```
 /// use pm_lensing::Lightcone;
 /// let cone = Lightcone::new([50.0, 50.0, 50.0], [100.0; 3], 250.0);
-/// // Replicas reaching the shell 90 < r < 110 around the box centre: the 3^3 around it
-/// // (the shell leaves the central box but stays within one box of it).
+/// // Replicas reaching the shell 90 < r < 110 around the box centre: the 26 neighbours of
+/// // the central box, whose farthest corner (86.6 Mpc/h away) is inside the shell.
 /// let reps = cone.replicas([0.0; 3], [100.0; 3], 90.0, 110.0);
-/// assert_eq!(reps.len(), 27);
+/// assert_eq!(reps.len(), 26);
+/// assert!(!reps.contains(&[0.0; 3]));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Lightcone {

@@ -403,9 +403,12 @@ impl<M: SkyMap> BornProjection<M> {
                     let mut out = Vec::new();
                     let mut count = 0;
                     let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                    let ends: Vec<_> = range
+                        .clone()
+                        .map(|i| unwrapped_pair(x0, x1, i, l))
+                        .collect();
                     for shift in &self.chunk_replicas(&step, x0, x1, range.clone()) {
-                        for i in range.clone() {
-                            let (p0, p1) = unwrapped_pair(x0, x1, i, l);
+                        for (i, &(p0, p1)) in range.clone().zip(&ends) {
                             let (y0, y1) = self.relative(p0, p1, shift);
                             if !self.cone.crosses(y0, y1, step.r0, step.r1) {
                                 continue;
