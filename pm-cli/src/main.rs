@@ -39,6 +39,10 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
+        /// Split the run over this many ranks of the in-process thread communicator (slab
+        /// decomposition, particle migration; the result equals the 1-rank run to rounding).
+        #[arg(long, default_value_t = 1)]
+        ranks: usize,
     },
     /// Write the commented default config.
     Init {
@@ -134,8 +138,10 @@ fn execute(command: Command) -> Result<(), CliError> {
             output,
             overwrite,
             quiet,
+            ranks,
         } => {
             let plan = load(config.as_deref())?;
+            pm_cli::run::check_ranks(&plan, ranks)?;
             install_interrupt_handler()?;
             let directory = output.unwrap_or_else(|| plan.config.output.directory.clone());
             let s = &plan.config.simulation;
@@ -166,6 +172,7 @@ fn execute(command: Command) -> Result<(), CliError> {
                     directory,
                     overwrite,
                     progress: !quiet,
+                    ranks,
                 },
             )?;
             if !quiet {

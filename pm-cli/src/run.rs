@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ndarray_npy::WritableElement;
+use pm_decomp::{Comm, CommData, CommExt, ThreadComm};
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{IntegrateError, ModeOptions, Observer, Simulation, State, StepInfo, TimeSteps};
+use pm_integrate::{
+    DistributedRun, IntegrateError, ModeOptions, Observer, Simulation, State, StepInfo, TimeSteps,
+};
 use pm_lensing::ConvergenceObserver;
 use pm_mesh::Scheme;
 use serde::Serialize;
@@ -47,6 +50,8 @@ pub struct RunOptions {
     pub overwrite: bool,
     /// Show the progress bar (it also needs stdout to be a terminal).
     pub progress: bool,
+    /// Ranks of the thread communicator (1: the serial run).
+    pub ranks: usize,
 }
 
 /// What a finished run reports (also written as `summary.json`).
@@ -143,9 +148,12 @@ pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError>
             reason: e.to_string(),
         })?;
     let threads = pool.current_num_threads();
-    let snapshots = pool.install(|| match plan.config.simulation.precision {
-        Precision::F32 => run_typed::<f32>(plan, options),
-        Precision::F64 => run_typed::<f64>(plan, options),
+    check_ranks(plan, options.ranks)?;
+    let snapshots = pool.install(|| match (plan.config.simulation.precision, options.ranks) {
+        (Precision::F32, 1) => run_typed::<f32>(plan, options),
+        (Precision::F64, 1) => run_typed::<f64>(plan, options),
+        (Precision::F32, _) => run_ranks::<f32>(plan, options),
+        (Precision::F64, _) => run_ranks::<f64>(plan, options),
     })?;
     let wall_seconds = start.elapsed().as_secs_f64();
     let particles = plan.config.simulation.particles.pow(3);
@@ -201,76 +209,15 @@ fn run_typed<T: Real + WritableElement>(
     let lpt = sim.lpt_from(&noise)?;
     drop(noise);
     let initial = lpt.state(plan.scale_factors[0], sim.growth())?;
-    if options.directory.exists() {
-        clear_previous_run(&options.directory)?;
-    }
-    std::fs::create_dir_all(&options.directory).map_err(|e| CliError::Io {
-        path: options.directory.clone(),
-        reason: e.to_string(),
-    })?;
-    write_config(plan, &options.directory)?;
-
-    let config = &plan.config;
-    let meta = SnapshotMeta {
-        format: "pmrs-snapshot".into(),
-        code: format!("pmrs {}", env!("CARGO_PKG_VERSION")),
-        a: 0.0,
-        z: 0.0,
-        step: 0,
-        box_size: config.simulation.box_size,
-        particles: config.simulation.particles,
-        mesh: config.simulation.mesh,
-        cosmology: plan.cosmology,
-        power_spectrum: config.cosmology.power_spectrum.clone(),
-        seed: plan.white_noise.is_none().then_some(config.simulation.seed),
-        white_noise: plan.white_noise.clone(),
-        lpt_order: config.simulation.lpt_order,
-        stepper: sim.stepper().name(),
-        scale_factors: plan.scale_factors.clone(),
-        force_kernel: format!(
-            "{} ({})",
-            kernel_name(config.force.kernel),
-            sim.forces().gravity.kernel().name()
-        ),
-        force_scheme: scheme_name(config.force.scheme.into()).into(),
-        precision: T::NAME.into(),
-        files: Default::default(),
-        power: None,
-    };
-    let products = Products {
-        particles: config.output.snapshots,
-        density: config.output.density,
-        power: config.output.power,
-        plots: config.output.plots,
-    };
+    start_directory(plan, options)?;
+    let meta = snapshot_meta(plan, &sim);
     let progress = Progress::new(plan.scale_factors.len() - 1, options.progress);
     let written = RefCell::new(Vec::new());
     let failure = RefCell::new(None);
     let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
         progress.step(info.index, info.a);
         if plan.outputs.contains(&info.index) {
-            let meta = SnapshotMeta {
-                a: info.a,
-                z: 1.0 / info.a - 1.0,
-                step: info.index,
-                ..meta.clone()
-            };
-            let dir = options.directory.join(snapshot_dir_name(info.a));
-            let linear = |k: f64| {
-                sim.power()
-                    .power_at(k, info.a, sim.growth())
-                    .unwrap_or(f64::NAN)
-            };
-            match write_snapshot(
-                &dir,
-                true,
-                meta,
-                &state.positions(),
-                &state.mom,
-                products,
-                Scheme::Cic,
-                &linear,
-            ) {
+            match snapshot_at(plan, options, &sim, &meta, info.index, state) {
                 Ok(path) => written.borrow_mut().push(path),
                 Err(e) => {
                     let message = e.to_string();
@@ -336,6 +283,173 @@ fn run_typed<T: Real + WritableElement>(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Clears a previous run from the run directory, creates it and writes `config.toml`.
+fn start_directory(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
+    if options.directory.exists() {
+        clear_previous_run(&options.directory)?;
+    }
+    std::fs::create_dir_all(&options.directory).map_err(|e| CliError::Io {
+        path: options.directory.clone(),
+        reason: e.to_string(),
+    })?;
+    write_config(plan, &options.directory)
+}
+
+/// The snapshot metadata of a run, before the per-snapshot fields are filled in.
+fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>) -> SnapshotMeta {
+    let config = &plan.config;
+    SnapshotMeta {
+        format: "pmrs-snapshot".into(),
+        code: format!("pmrs {}", env!("CARGO_PKG_VERSION")),
+        a: 0.0,
+        z: 0.0,
+        step: 0,
+        box_size: config.simulation.box_size,
+        particles: config.simulation.particles,
+        mesh: config.simulation.mesh,
+        cosmology: plan.cosmology,
+        power_spectrum: config.cosmology.power_spectrum.clone(),
+        seed: plan.white_noise.is_none().then_some(config.simulation.seed),
+        white_noise: plan.white_noise.clone(),
+        lpt_order: config.simulation.lpt_order,
+        stepper: sim.stepper().name(),
+        scale_factors: plan.scale_factors.clone(),
+        force_kernel: format!(
+            "{} ({})",
+            kernel_name(config.force.kernel),
+            sim.forces().gravity.kernel().name()
+        ),
+        force_scheme: scheme_name(config.force.scheme.into()).into(),
+        precision: T::NAME.into(),
+        files: Default::default(),
+        power: None,
+    }
+}
+
+/// Writes the snapshot of `state` after step `index`.
+fn snapshot_at<T: Real + WritableElement>(
+    plan: &RunPlan,
+    options: &RunOptions,
+    sim: &Simulation<T, ConfiguredKernel>,
+    meta: &SnapshotMeta,
+    index: usize,
+    state: &State<T>,
+) -> Result<PathBuf, CliError> {
+    let c = &plan.config.output;
+    let meta = SnapshotMeta {
+        a: state.a,
+        z: 1.0 / state.a - 1.0,
+        step: index,
+        ..meta.clone()
+    };
+    let dir = options.directory.join(snapshot_dir_name(state.a));
+    let linear = |k: f64| {
+        sim.power()
+            .power_at(k, state.a, sim.growth())
+            .unwrap_or(f64::NAN)
+    };
+    let products = Products {
+        particles: c.snapshots,
+        density: c.density,
+        power: c.power,
+        plots: c.plots,
+    };
+    write_snapshot(
+        &dir,
+        true,
+        meta,
+        &state.positions(),
+        &state.mom,
+        products,
+        Scheme::Cic,
+        &linear,
+    )
+}
+
+/// Checks that a plan can run on `ranks` thread ranks: at least 1, and for more than one,
+/// no `[lensing]` (the lightcone observer is not distributed yet) and no more ranks than
+/// the particle grid and the force mesh have planes.
+pub fn check_ranks(plan: &RunPlan, ranks: usize) -> Result<(), CliError> {
+    let bad = |reason: String| CliError::Config {
+        key: "--ranks".into(),
+        reason,
+    };
+    if ranks == 0 {
+        return Err(bad("0: must be at least 1".into()));
+    }
+    if ranks == 1 {
+        return Ok(());
+    }
+    if plan.lensing.is_some() {
+        return Err(bad(format!(
+            "{ranks}: lensing maps are built on one rank only for now; drop --ranks or set lensing.enabled = false"
+        )));
+    }
+    let s = &plan.config.simulation;
+    let planes = s.particles.min(s.mesh);
+    if ranks > planes {
+        return Err(bad(format!(
+            "{ranks}: at most {planes} (the slab decomposition needs a plane of the particle grid and of the mesh per rank)"
+        )));
+    }
+    Ok(())
+}
+
+/// The run split over `options.ranks` thread ranks ([`DistributedRun`]): each rank steps its
+/// share of the particles; at each snapshot time the state is gathered and rank 0 writes it.
+fn run_ranks<T: Real + WritableElement + CommData>(
+    plan: &RunPlan,
+    options: &RunOptions,
+) -> Result<Vec<PathBuf>, CliError> {
+    let sim = build_simulation::<T>(plan)?;
+    let meta = snapshot_meta(plan, &sim);
+    let steps = plan.scale_factors.len() - 1;
+    let progress = Progress::new(steps, options.progress);
+    let results = ThreadComm::run(options.ranks, |comm| -> Result<Vec<PathBuf>, CliError> {
+        let run = DistributedRun::new(&sim, comm)?;
+        let mut state = run.initial_state(comm)?;
+        if comm.rank() == 0 {
+            start_directory(plan, options)?;
+        }
+        comm.barrier().map_err(IntegrateError::from)?;
+        run.migrate(comm, &mut state)?;
+        let mut written = Vec::new();
+        for index in 0..=steps {
+            if index > 0 {
+                run.step(comm, &mut state, plan.scale_factors[index])?;
+            }
+            if comm.rank() == 0 {
+                progress.step(index, state.a);
+            }
+            if plan.outputs.contains(&index) {
+                let full = state.gather(comm)?;
+                if comm.rank() == 0 {
+                    written.push(snapshot_at(plan, options, &sim, &meta, index, &full)?);
+                }
+            }
+            // Every rank stops at the same step when SIGINT arrives on any.
+            let stop = comm
+                .sum_u64(u64::from(interrupted()))
+                .map_err(IntegrateError::from)?;
+            if stop > 0 && index < steps {
+                return Err(CliError::Interrupted {
+                    directory: options.directory.clone(),
+                    snapshots: written.len(),
+                });
+            }
+        }
+        Ok(written)
+    })
+    .map_err(IntegrateError::from)?;
+    progress.finish();
+    let mut first = None;
+    for r in results {
+        let written = r?;
+        first.get_or_insert(written);
+    }
+    Ok(first.unwrap_or_default())
 }
 
 /// Writes the full configuration of the run (every default filled in) as `config.toml`.

@@ -554,3 +554,72 @@ fn a_lensing_run_writes_its_maps() {
     no_hidden_files(&dir.join("run"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--ranks 3` (thread communicator) writes the snapshots of the 1-rank run: positions and
+/// momenta equal to rounding in f64, the same files; bad rank counts are refused up front.
+#[test]
+fn a_run_on_three_ranks_equals_the_serial_run() {
+    let dir = scratch("ranks");
+    std::fs::write(
+        dir.join("tiny.toml"),
+        TINY.replace("steps = 3\n", "steps = 3\nprecision = \"f64\"\n"),
+    )
+    .unwrap();
+    for (ranks, out_dir) in [("1", "one"), ("3", "three")] {
+        let out = pm(
+            &[
+                "run",
+                "tiny.toml",
+                "--output",
+                out_dir,
+                "--quiet",
+                "--ranks",
+                ranks,
+            ],
+            &dir,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for a in ["a_0.4000", "a_1.0000"] {
+        for file in ["positions.npy", "momenta.npy"] {
+            let read = |d: &str| {
+                Array2::<f64>::read_npy(
+                    std::fs::File::open(dir.join(d).join(a).join(file)).unwrap(),
+                )
+                .unwrap()
+            };
+            let (one, three) = (read("one"), read("three"));
+            assert_eq!(one.shape(), three.shape());
+            let scale = one.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let diff = one
+                .iter()
+                .zip(three.iter())
+                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            println!("{a}/{file}: max |diff| / max = {:.2e}", diff / scale);
+            assert!(diff <= 1e-10 * scale, "{a}/{file}: {diff}");
+        }
+    }
+    let out = pm(
+        &[
+            "run",
+            "tiny.toml",
+            "--output",
+            "zero",
+            "--quiet",
+            "--ranks",
+            "0",
+        ],
+        &dir,
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "pm: invalid configuration: --ranks: 0: must be at least 1"
+    );
+    assert!(!dir.join("zero").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

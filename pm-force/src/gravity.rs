@@ -145,6 +145,12 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         &self.kernel
     }
 
+    /// Whether the paint and readout windows are deconvolved
+    /// ([`Gravity::with_window_compensation`]).
+    pub fn window_compensation(&self) -> bool {
+        self.compensate
+    }
+
     /// The FFT plan.
     pub fn plan(&self) -> &Arc<dyn Fft3d<T>> {
         &self.plan

@@ -1,6 +1,7 @@
 //! Errors of pm-integrate.
 
 use pm_cosmo::CosmoError;
+use pm_decomp::DecompError;
 use pm_fft::FftError;
 use pm_force::ForceError;
 use pm_mesh::MeshError;
@@ -52,4 +53,7 @@ pub enum IntegrateError {
     /// From an FFT.
     #[error(transparent)]
     Fft(#[from] FftError),
+    /// From the domain decomposition or the communicator (distributed runs).
+    #[error(transparent)]
+    Decomp(#[from] DecompError),
 }

@@ -7,11 +7,14 @@
 //! * [`Stepper`] ([`FastPm`], [`Leapfrog`], [`Cola`]) and [`kdk_step`], with the force from
 //!   [`Forces`] ([`PmForces`]: the PM solve of pm-force);
 //! * [`Observer`]s, called at every step;
-//! * [`Simulation`]: all of it wired for the common case.
+//! * [`Simulation`]: all of it wired for the common case;
+//! * [`DistributedRun`] ([`Simulation::run_distributed`]): the same run on any
+//!   [`pm_decomp::Comm`], each rank holding the particles of its slab ([`LocalState`]).
 //!
 //! Units (DESIGN.md): Mpc/h, the scale factor `a` as time, momentum `p = a^3 E dx/da`,
 //! `dp/da = F / (a^2 E)` with `nabla^2 psi = 3/2 Omega_m delta`, `F = -nabla psi`.
 
+mod distributed;
 mod error;
 mod forces;
 mod lpt;
@@ -20,10 +23,12 @@ mod noise;
 mod observer;
 mod schedule;
 mod simulation;
+mod spectral;
 mod state;
 mod stepper;
 mod steppers;
 
+pub use distributed::{DistributedLpt, DistributedRun, LocalState};
 pub use error::IntegrateError;
 pub use forces::{Forces, PmForces};
 pub use lpt::{Lpt, LptCotangent, LptOrder};

@@ -5,6 +5,7 @@ use pm_fft::{Complex, Fft3d, Real};
 use pm_mesh::{FourierField, Lattice, Mesh, RealField};
 use rayon::prelude::*;
 
+use crate::spectral::{SerialSpectral, Spectral};
 use crate::{IntegrateError, State};
 
 /// Order of the Lagrangian perturbation theory.
@@ -82,18 +83,38 @@ fn apply_with<T: Real>(
     add: bool,
     f: impl Fn([f64; 3], [bool; 3], usize) -> Complex<f64> + Sync,
 ) {
+    apply_block(mesh, src.as_slice(), out.as_slice_mut(), 0, add, f);
+}
+
+/// [`apply_with`] on a block `[nx][ny_l][nz/2+1]` of the half-complex grid holding the
+/// ky-rows `ky0..ky0 + ny_l` (`ny_l` from the length): the whole grid for `ky0 = 0`, or one
+/// rank's y-slab of a slab FFT. Each mode is computed independently, so a block gives
+/// bitwise the entries of the whole grid.
+pub(crate) fn apply_block<T: Real>(
+    mesh: &Mesh,
+    src: &[Complex<T>],
+    dst: &mut [Complex<T>],
+    ky0: usize,
+    add: bool,
+    f: impl Fn([f64; 3], [bool; 3], usize) -> Complex<f64> + Sync,
+) {
     let k: [Vec<f64>; 3] = std::array::from_fn(|a| mesh.wavenumbers(a));
     let shape = mesh.shape();
-    let [_, ny, nzc] = mesh.complex_shape();
+    let [nx, _, nzc] = mesh.complex_shape();
+    let plane_len = src.len() / nx.max(1);
+    if plane_len == 0 {
+        return;
+    }
+    let ny_l = plane_len / nzc;
     let nyq = |a: usize, j: usize| shape[a].is_multiple_of(2) && 2 * j == shape[a];
-    out.as_slice_mut()
-        .par_chunks_mut(ny * nzc)
-        .zip(src.as_slice().par_chunks(ny * nzc))
+    dst.par_chunks_mut(plane_len)
+        .zip(src.par_chunks(plane_len))
         .enumerate()
         .for_each(|(jx, (dst, src))| {
-            for jy in 0..ny {
+            for ly in 0..ny_l {
+                let jy = ky0 + ly;
                 for jz in 0..nzc {
-                    let i = jy * nzc + jz;
+                    let i = ly * nzc + jz;
                     let m = f(
                         [k[0][jx], k[1][jy], k[2][jz]],
                         [nyq(0, jx), nyq(1, jy), nyq(2, jz)],
@@ -220,38 +241,145 @@ fn hessian<T: Real>(
     Ok(scratch.clone().inverse_in_place(plan)?)
 }
 
-/// Gradient of a potential given in Fourier space: `i k_a phi(k)` for each axis, as real
-/// grids flattened into per-particle vectors, times `sign`.
-fn gradient<T: Real>(
-    mesh: &Mesh,
-    phi_k: &FourierField<T>,
-    sign: f64,
-    plan: &dyn Fft3d<T>,
-) -> Result<Vec<[T; 3]>, IntegrateError> {
-    let mut out = vec![[T::zero(); 3]; mesh.n_cells()];
-    let mut scratch = FourierField::zeros(*mesh);
-    for a in 0..3 {
-        apply(mesh, phi_k, &mut scratch, derivative(a, sign));
-        let field = scratch.inverse_in_place(plan)?;
-        out.par_iter_mut()
-            .zip(field.as_slice().par_iter())
-            .for_each(|(o, v)| o[a] = *v);
+/// The multiplier of `phi = -delta / k^2` (zero at `k = 0`): the potential of
+/// `nabla^2 phi = delta`.
+fn inverse_laplacian(k: [f64; 3], _nyq: [bool; 3]) -> Complex<f64> {
+    let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
+    if k2 == 0.0 {
+        Complex::new(0.0, 0.0)
+    } else {
+        Complex::new(-1.0 / k2, 0.0)
     }
-    Ok(out)
 }
 
 /// `phi(k) = -delta(k) / k^2` (zero at `k = 0`): the potential of `nabla^2 phi = delta`.
 fn potential<T: Real>(mesh: &Mesh, delta_k: &FourierField<T>) -> FourierField<T> {
     let mut phi = FourierField::zeros(*mesh);
-    apply(mesh, delta_k, &mut phi, |k, _| {
-        let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
-        if k2 == 0.0 {
-            Complex::new(0.0, 0.0)
-        } else {
-            Complex::new(-1.0 / k2, 0.0)
-        }
-    });
+    apply(mesh, delta_k, &mut phi, inverse_laplacian);
     phi
+}
+
+/// [`potential`] on the Fourier block of `sp`.
+fn potential_block<T: Real>(sp: &dyn Spectral<T>, delta_k: &[Complex<T>]) -> Vec<Complex<T>> {
+    let mut phi = vec![Complex::new(T::zero(), T::zero()); delta_k.len()];
+    apply_block(
+        sp.mesh(),
+        delta_k,
+        &mut phi,
+        sp.ky0(),
+        false,
+        |k, nyq, _| inverse_laplacian(k, nyq),
+    );
+    phi
+}
+
+/// `IFFT(m(k) src(k))` on the real block of `sp`; `scratch` (a Fourier block) is
+/// overwritten.
+fn filtered<T: Real>(
+    sp: &dyn Spectral<T>,
+    src: &[Complex<T>],
+    scratch: &mut [Complex<T>],
+    m: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
+) -> Result<Vec<T>, IntegrateError> {
+    apply_block(sp.mesh(), src, scratch, sp.ky0(), false, |k, nyq, _| {
+        m(k, nyq)
+    });
+    let mut out = vec![T::zero(); sp.real_len()];
+    sp.inverse(scratch, &mut out)?;
+    Ok(out)
+}
+
+/// Gradient of a potential given in Fourier space: `i k_a phi(k)` for each axis, as real
+/// grids flattened into per-cell vectors (of the real block of `sp`), times `sign`.
+fn gradient_block<T: Real>(
+    sp: &dyn Spectral<T>,
+    phi_k: &[Complex<T>],
+    sign: f64,
+) -> Result<Vec<[T; 3]>, IntegrateError> {
+    let mut out = vec![[T::zero(); 3]; sp.real_len()];
+    let mut scratch = vec![Complex::new(T::zero(), T::zero()); phi_k.len()];
+    for a in 0..3 {
+        let field = filtered(sp, phi_k, &mut scratch, derivative(a, sign))?;
+        out.par_iter_mut()
+            .zip(field.par_iter())
+            .for_each(|(o, v)| o[a] = *v);
+    }
+    Ok(out)
+}
+
+/// `psi1` and (for 2LPT) `psi2`, one `[T; 3]` per particle.
+pub(crate) type LptFields<T> = (Vec<[T; 3]>, Option<Vec<[T; 3]>>);
+
+/// The LPT displacement fields at unit growth, `psi1` and (for 2LPT) `psi2`, at the cells of
+/// the real block of `sp`, from the linear modes on its Fourier block (equations on
+/// [`Lpt`]). Serial ([`Lpt::new`]) and distributed runs share this code.
+pub(crate) fn lpt_fields<T: Real>(
+    sp: &dyn Spectral<T>,
+    modes: &[Complex<T>],
+    order: LptOrder,
+) -> Result<LptFields<T>, IntegrateError> {
+    let phi1 = potential_block(sp, modes);
+    // psi1 = -grad phi1.
+    let psi1 = gradient_block(sp, &phi1, -1.0)?;
+    let psi2 = match order {
+        LptOrder::First => None,
+        LptOrder::Second => Some(second_order(sp, &phi1)?),
+    };
+    Ok((psi1, psi2))
+}
+
+/// `psi2 = grad phi2`, `nabla^2 phi2 = sum_{i<j} (phi_ii phi_jj - phi_ij^2)`.
+fn second_order<T: Real>(
+    sp: &dyn Spectral<T>,
+    phi1: &[Complex<T>],
+) -> Result<Vec<[T; 3]>, IntegrateError> {
+    let mut scratch = vec![Complex::new(T::zero(), T::zero()); phi1.len()];
+    // phi_ij(k) = -k_i k_j phi(k); a mixed derivative is odd in each component, so it
+    // vanishes where either component sits at its Nyquist frequency.
+    let mut h = |i: usize, j: usize| filtered(sp, phi1, &mut scratch, second_derivative(i, j));
+    let diag = [h(0, 0)?, h(1, 1)?, h(2, 2)?];
+    let mut source = vec![T::zero(); sp.real_len()];
+    {
+        let (xx, yy, zz) = (&diag[0], &diag[1], &diag[2]);
+        source
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(c, s)| *s = xx[c] * yy[c] + xx[c] * zz[c] + yy[c] * zz[c]);
+    }
+    drop(diag);
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        let off = h(i, j)?;
+        source
+            .par_iter_mut()
+            .zip(off.par_iter())
+            .for_each(|(s, o)| *s = *s - *o * *o);
+    }
+    let mut source_k = vec![Complex::new(T::zero(), T::zero()); phi1.len()];
+    sp.forward(&mut source, &mut source_k)?;
+    let phi2 = potential_block(sp, &source_k);
+    gradient_block(sp, &phi2, 1.0)
+}
+
+/// `c1 psi1_i + c2 psi2_i` for every particle, in f64 per element, rounded once to `T`.
+pub(crate) fn combine_fields<T: Real>(
+    psi1: &[[T; 3]],
+    psi2: Option<&[[T; 3]]>,
+    c1: f64,
+    c2: f64,
+) -> Vec<[T; 3]> {
+    match psi2 {
+        Some(psi2) => psi1
+            .par_iter()
+            .zip(psi2.par_iter())
+            .map(|(s1, s2)| {
+                std::array::from_fn(|a| T::lit(c1 * s1[a].as_f64() + c2 * s2[a].as_f64()))
+            })
+            .collect(),
+        None => psi1
+            .par_iter()
+            .map(|s1| std::array::from_fn(|a| T::lit(c1 * s1[a].as_f64())))
+            .collect(),
+    }
 }
 
 impl<T: Real> Lpt<T> {
@@ -264,52 +392,13 @@ impl<T: Real> Lpt<T> {
     ) -> Result<Self, IntegrateError> {
         let mesh = *modes.mesh();
         let lattice = Lattice::new(mesh.shape(), mesh.box_size())?;
-        let phi1 = potential(&mesh, modes);
-        // psi1 = -grad phi1.
-        let psi1 = gradient(&mesh, &phi1, -1.0, plan)?;
-        let psi2 = match order {
-            LptOrder::First => None,
-            LptOrder::Second => Some(Self::second_order(&mesh, &phi1, plan)?),
-        };
+        let sp = SerialSpectral::new(mesh, plan)?;
+        let (psi1, psi2) = lpt_fields(&sp, modes.as_slice(), order)?;
         Ok(Self {
             lattice,
             psi1,
             psi2,
         })
-    }
-
-    /// `psi2 = grad phi2`, `nabla^2 phi2 = sum_{i<j} (phi_ii phi_jj - phi_ij^2)`.
-    fn second_order(
-        mesh: &Mesh,
-        phi1: &FourierField<T>,
-        plan: &dyn Fft3d<T>,
-    ) -> Result<Vec<[T; 3]>, IntegrateError> {
-        let mut scratch = FourierField::zeros(*mesh);
-        // phi_ij(k) = -k_i k_j phi(k); a mixed derivative is odd in each component, so it
-        // vanishes where either component sits at its Nyquist frequency.
-        let mut h = |i: usize, j: usize| hessian(mesh, phi1, i, j, plan, &mut scratch);
-        let diag = [h(0, 0)?, h(1, 1)?, h(2, 2)?];
-        let mut source = RealField::<T>::zeros(*mesh);
-        {
-            let (xx, yy, zz) = (diag[0].as_slice(), diag[1].as_slice(), diag[2].as_slice());
-            source
-                .as_slice_mut()
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(c, s)| *s = xx[c] * yy[c] + xx[c] * zz[c] + yy[c] * zz[c]);
-        }
-        drop(diag);
-        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
-            let off = h(i, j)?;
-            source
-                .as_slice_mut()
-                .par_iter_mut()
-                .zip(off.as_slice().par_iter())
-                .for_each(|(s, o)| *s = *s - *o * *o);
-        }
-        let source_k = source.forward_in_place(plan)?;
-        let phi2 = potential(mesh, &source_k);
-        gradient(mesh, &phi2, 1.0, plan)
     }
 
     /// Vector-Jacobian product of [`Lpt::new`]: the cotangent `delta_bar(k)` of the linear
@@ -454,23 +543,7 @@ impl<T: Real> Lpt<T> {
     pub fn state(&self, a: f64, growth: &GrowthTable<f64>) -> Result<State<T>, IntegrateError> {
         let g = growth.at(a)?;
         let (d1, d2, p1, p2) = (g.d1, g.d2, g.gp1, g.gp2);
-        let combine = |c1: f64, c2: f64| -> Vec<[T; 3]> {
-            match &self.psi2 {
-                Some(psi2) => self
-                    .psi1
-                    .par_iter()
-                    .zip(psi2.par_iter())
-                    .map(|(s1, s2)| {
-                        std::array::from_fn(|a| T::lit(c1 * s1[a].as_f64() + c2 * s2[a].as_f64()))
-                    })
-                    .collect(),
-                None => self
-                    .psi1
-                    .par_iter()
-                    .map(|s1| std::array::from_fn(|a| T::lit(c1 * s1[a].as_f64())))
-                    .collect(),
-            }
-        };
+        let combine = |c1: f64, c2: f64| combine_fields(&self.psi1, self.psi2.as_deref(), c1, c2);
         State::new(self.lattice, a, combine(d1, d2), combine(p1, p2))
     }
 

@@ -168,6 +168,79 @@ impl Lookup {
     }
 }
 
+/// The map from the Fourier transform of white noise `W_k` to the linear modes
+/// `delta_L(k)` (see [`linear_modes`]), mode by mode, on any block of ky-rows: the serial
+/// grid (`ky0 = 0`) or a slab FFT's y-slab `[nx][ny_l][nz/2+1]` of rows `ky0..ky0 + ny_l`.
+pub(crate) struct ModeAmplitudes {
+    mesh: Mesh,
+    lookup: Lookup,
+    /// `N / V`.
+    scale: f64,
+    options: ModeOptions,
+}
+
+impl ModeAmplitudes {
+    /// Checks `power` over the mesh's nonzero |k| and tabulates it.
+    pub(crate) fn new(
+        mesh: &Mesh,
+        power: &LinearPower<f64>,
+        options: ModeOptions,
+    ) -> Result<Self, IntegrateError> {
+        let scale = mesh.n_cells() as f64 / mesh.volume();
+        Ok(Self {
+            mesh: *mesh,
+            lookup: Lookup::new(mesh, power, scale)?,
+            scale,
+            options,
+        })
+    }
+
+    /// Turns `W_k` into `delta_L(k)` in place on a block `[nx][ny_l][nz/2+1]` of the
+    /// half-complex grid holding the ky-rows `ky0..ky0 + ny_l` (`ny_l` from the length),
+    /// parallel over x planes; each mode computed independently in f64.
+    pub(crate) fn apply<T: Real>(
+        &self,
+        power: &LinearPower<f64>,
+        block: &mut [Complex<T>],
+        ky0: usize,
+    ) -> Result<(), IntegrateError> {
+        let [nx, _, nzc] = self.mesh.complex_shape();
+        let plane_len = block.len() / nx.max(1);
+        if plane_len == 0 {
+            return Ok(());
+        }
+        let ny_l = plane_len / nzc;
+        let sqrt_n = (self.mesh.n_cells() as f64).sqrt();
+        let sign = if self.options.phase_flip { -1.0 } else { 1.0 };
+        let (lookup, scale, fixed) = (&self.lookup, self.scale, self.options.fixed_amplitude);
+        let planes: Vec<Result<(), IntegrateError>> = block
+            .par_chunks_mut(plane_len)
+            .enumerate()
+            .map(|(jx, plane)| {
+                for ly in 0..ny_l {
+                    let jy = ky0 + ly;
+                    for jz in 0..nzc {
+                        let v = &mut plane[ly * nzc + jz];
+                        let amp = lookup.amplitude(power, scale, jx, jy, jz)?;
+                        let (mut re, mut im) = (v.re.as_f64(), v.im.as_f64());
+                        if fixed {
+                            let m = re.hypot(im);
+                            if m > 0.0 {
+                                re *= sqrt_n / m;
+                                im *= sqrt_n / m;
+                            }
+                        }
+                        let f = sign * amp;
+                        *v = Complex::new(T::lit(re * f), T::lit(im * f));
+                    }
+                }
+                Ok(())
+            })
+            .collect();
+        planes.into_iter().collect()
+    }
+}
+
 /// Linear density modes `delta_L(k)` at a = 1 from unit-variance white noise: the
 /// half-complex Fourier field `delta_L(k) = W_k sqrt(P(|k|) N / V)`, with `W_k` the
 /// unnormalised forward FFT of `noise` (`<|W_k|^2> = N`), `N` the number of cells, `V` the box
@@ -226,40 +299,9 @@ pub fn linear_modes<T: Real>(
         }
         .into());
     }
-    let n_cells = mesh.n_cells() as f64;
-    let scale = n_cells / mesh.volume();
-    let lookup = Lookup::new(&mesh, power, scale)?;
+    let amplitudes = ModeAmplitudes::new(&mesh, power, options)?;
     let mut modes = noise.forward(plan)?;
-    let sqrt_n = n_cells.sqrt();
-    let sign = if options.phase_flip { -1.0 } else { 1.0 };
-    let ny = mesh.shape()[1];
-    let nzc = mesh.complex_shape()[2];
-
-    let planes: Vec<Result<(), IntegrateError>> = modes
-        .as_slice_mut()
-        .par_chunks_mut(ny * nzc)
-        .enumerate()
-        .map(|(jx, plane)| {
-            for jy in 0..ny {
-                for jz in 0..nzc {
-                    let v = &mut plane[jy * nzc + jz];
-                    let amp = lookup.amplitude(power, scale, jx, jy, jz)?;
-                    let (mut re, mut im) = (v.re.as_f64(), v.im.as_f64());
-                    if options.fixed_amplitude {
-                        let m = re.hypot(im);
-                        if m > 0.0 {
-                            re *= sqrt_n / m;
-                            im *= sqrt_n / m;
-                        }
-                    }
-                    let f = sign * amp;
-                    *v = Complex::new(T::lit(re * f), T::lit(im * f));
-                }
-            }
-            Ok(())
-        })
-        .collect();
-    planes.into_iter().collect::<Result<(), _>>()?;
+    amplitudes.apply(power, modes.as_slice_mut(), 0)?;
     Ok(modes)
 }
 

@@ -320,6 +320,10 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     pub fn lpt_order(&self) -> LptOrder {
         self.lpt_order
     }
+    /// Where the white noise comes from.
+    pub fn noise_source(&self) -> &NoiseSource {
+        &self.noise
+    }
     /// The options of the linear modes (fixed amplitude, phase flip).
     pub fn mode_options(&self) -> ModeOptions {
         self.mode_options

@@ -80,6 +80,21 @@ fn update<T: Real>(
     c: Coefficients,
     lpt: Option<&Lpt<T>>,
 ) -> Result<(), IntegrateError> {
+    update_fields(y, x, c, lpt.map(|l| (l.psi1(), l.psi2())))
+}
+
+/// The LPT fields `(psi1, psi2)` of some particles, as [`update_fields`] takes them.
+pub(crate) type FrameFields<'a, T> = (&'a [[T; 3]], Option<&'a [[T; 3]]>);
+
+/// `y_i += c.scale * x_i + c.psi1 * psi1_i + c.psi2 * psi2_i`, in f64 per element, with the
+/// LPT fields `(psi1, psi2)` of the same particles (needed only when the coefficients move
+/// the LPT frame): the update of a kick or drift, shared by the serial and distributed runs.
+pub(crate) fn update_fields<T: Real>(
+    y: &mut [[T; 3]],
+    x: &[[T; 3]],
+    c: Coefficients,
+    lpt: Option<FrameFields<'_, T>>,
+) -> Result<(), IntegrateError> {
     let frame = c.psi1 != 0.0 || c.psi2 != 0.0;
     if frame && lpt.is_none() {
         return Err(IntegrateError::Config {
@@ -92,7 +107,15 @@ fn update<T: Real>(
         .enumerate()
         .for_each(|(i, (y, x))| {
             let shift = match (frame, lpt) {
-                (true, Some(lpt)) => lpt.combine(i, c.psi1, c.psi2),
+                (true, Some((psi1, psi2))) => {
+                    let s1 = psi1[i];
+                    match psi2 {
+                        Some(psi2) => std::array::from_fn(|a| {
+                            c.psi1 * s1[a].as_f64() + c.psi2 * psi2[i][a].as_f64()
+                        }),
+                        None => std::array::from_fn(|a| c.psi1 * s1[a].as_f64()),
+                    }
+                }
                 _ => [0.0; 3],
             };
             for a in 0..3 {

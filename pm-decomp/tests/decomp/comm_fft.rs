@@ -7,7 +7,6 @@ use pm_decomp::{
 };
 use pm_fft::{CpuFft3d, Fft3d};
 
-
 use crate::common::noise;
 
 /// Runs `f` on `n` thread ranks and unwraps every rank's result.

@@ -6,7 +6,6 @@ use pm_decomp::{
     widths_for_support,
 };
 
-
 use crate::common::noise;
 
 /// Runs `f` on `n` thread ranks (and, for `n == 1`, also on `SerialComm`, checking that both

@@ -1,0 +1,281 @@
+//! [`DistributedRun`]: a [`Simulation`]'s time steps on any communicator.
+
+use pm_decomp::{Comm, CommData, CommExt, DecompError, Migration, SlabDecomposition, SlabFft};
+use pm_fft::Real;
+use pm_force::{ForceKernel, SlabGravity};
+use pm_mesh::Positions;
+use rayon::prelude::*;
+
+use crate::stepper::update_fields;
+use crate::{DistributedLpt, IntegrateError, LocalState, Simulation};
+
+/// The forward run of a [`Simulation`] distributed over the ranks of a communicator: the
+/// same initial conditions, stepper and force as [`Simulation::run`], with each rank holding
+/// the particles in its x-slab of the force mesh.
+///
+/// Per rank:
+///
+/// ```text
+/// DistributedLpt  lattice planes x_range(rank) of the particle grid's slab decomposition
+/// migrate         particles to the rank owning their x-plane of the force mesh
+/// per step        kick(a0 -> ah, F(a0))    coefficients from Simulation::stepper
+///                 drift(a0 -> a1, p(ah))   (the serial kdk_step's sequence)
+///                 migrate                  ids, disp, mom (and LPT fields) move together
+///                 F(a1) from SlabGravity   (cached for the next step's first kick)
+///                 kick(ah -> a1, F(a1))
+/// ```
+///
+/// Particles carry their global lattice index, so a particle can cross any number of
+/// domains in one drift (it is sent straight to its new owner). The result equals the
+/// serial run's to rounding for any number of ranks (the FFTs and the paint sum in another
+/// order); in f64 to about 1e-12 relative after ten steps.
+///
+/// Positions are handed to the force solve as `q + disp` rounded to `T` (the serial solve
+/// keeps them in f64): in f64 the same numbers, in f32 a rounding of `L 2^-24` at most.
+/// Observers are not called.
+///
+/// ```
+/// use pm_cosmo::Cosmology;
+/// use pm_decomp::ThreadComm;
+/// use pm_integrate::{DistributedRun, Simulation, TimeSteps};
+/// let sim = Simulation::<f64, _>::builder(Cosmology::planck18())
+///     .box_size(64.0)
+///     .particles(8)
+///     .mesh(8)
+///     .steps(TimeSteps::LinearA { a_start: 0.1, a_end: 1.0, steps: 2 })
+///     .build()
+///     .unwrap();
+/// let counts = ThreadComm::run(2, |comm| {
+///     let run = DistributedRun::new(&sim, comm).unwrap();
+///     let local = run.run(comm).unwrap();
+///     assert_eq!(local.a, 1.0);
+///     local.len()
+/// })
+/// .unwrap();
+/// assert_eq!(counts.iter().sum::<usize>(), 8 * 8 * 8);
+/// ```
+pub struct DistributedRun<'s, T: Real + CommData, K: ForceKernel> {
+    sim: &'s Simulation<T, K>,
+    particle_fft: SlabFft<T>,
+    gravity: SlabGravity<T, &'s K>,
+}
+
+impl<T: Real + CommData, K: ForceKernel> std::fmt::Debug for DistributedRun<'_, T, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedRun")
+            .field("particle_fft", &self.particle_fft)
+            .field("gravity", &self.gravity)
+            .finish()
+    }
+}
+
+impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
+    /// Plans the distributed run of `sim` for the calling rank of `comm`: the slab FFT of
+    /// the particle grid and the slab gravity solve on the force mesh (same kernel, scheme
+    /// and window compensation as the serial force).
+    ///
+    /// Errors: more ranks than planes of the particle grid or of the force mesh
+    /// ([`IntegrateError::Decomp`]); errors of the plans.
+    pub fn new(sim: &'s Simulation<T, K>, comm: &dyn Comm) -> Result<Self, IntegrateError> {
+        let pmesh = sim.particle_mesh();
+        let particle_fft = SlabFft::new(SlabDecomposition::for_comm(pmesh.shape(), comm)?)?;
+        let serial = &sim.forces().gravity;
+        let mesh = *serial.mesh();
+        let gravity = SlabGravity::new(
+            mesh,
+            serial.kernel(),
+            SlabDecomposition::for_comm(mesh.shape(), comm)?,
+        )?
+        .with_scheme(serial.scheme())?
+        .with_window_compensation(serial.window_compensation());
+        Ok(Self {
+            sim,
+            particle_fft,
+            gravity,
+        })
+    }
+
+    /// The simulation.
+    pub fn simulation(&self) -> &Simulation<T, K> {
+        self.sim
+    }
+
+    /// The slab decomposition of the force mesh (where particles live during the steps).
+    pub fn mesh_decomposition(&self) -> &SlabDecomposition {
+        self.gravity.decomposition()
+    }
+
+    /// The slab decomposition of the particle grid (where the initial conditions are made).
+    pub fn particle_decomposition(&self) -> &SlabDecomposition {
+        self.particle_fft.decomposition()
+    }
+
+    /// The LPT fields of this rank's slab of the particle lattice. Collective.
+    pub fn lpt(&self, comm: &dyn Comm) -> Result<DistributedLpt<T>, IntegrateError> {
+        DistributedLpt::new(
+            comm,
+            self.sim.particle_mesh(),
+            &self.particle_fft,
+            self.sim.noise_source(),
+            self.sim.power(),
+            self.sim.mode_options(),
+            self.sim.lpt_order(),
+        )
+    }
+
+    /// This rank's particles at the first scale factor (LPT), on the particle grid's slabs.
+    /// Collective.
+    pub fn initial_state(&self, comm: &dyn Comm) -> Result<LocalState<T>, IntegrateError> {
+        let lpt = self.lpt(comm)?;
+        lpt.state(
+            self.sim.scale_factors()[0],
+            self.sim.growth(),
+            self.sim.stepper().needs_lpt(),
+        )
+    }
+
+    /// Runs from the LPT initial state through every step; returns this rank's particles at
+    /// the last scale factor. Collective.
+    pub fn run(&self, comm: &dyn Comm) -> Result<LocalState<T>, IntegrateError> {
+        let state = self.initial_state(comm)?;
+        self.evolve(comm, state)
+    }
+
+    /// Integrates `state` (this rank's share of the particles, at the first scale factor, on
+    /// any ranks) through every step of the simulation. Collective.
+    ///
+    /// Errors: an invalid local state on any rank (reported there, and as
+    /// [`DecompError::Collective`] on the others), a COLA stepper without the LPT fields,
+    /// errors of the migration and force solve.
+    pub fn evolve(
+        &self,
+        comm: &dyn Comm,
+        mut state: LocalState<T>,
+    ) -> Result<LocalState<T>, IntegrateError> {
+        let local = state.validate().and_then(|()| {
+            if self.sim.stepper().needs_lpt() && state.psi1.is_none() {
+                Err(IntegrateError::Config {
+                    what: "stepper",
+                    reason: format!("{} needs the LPT fields", self.sim.stepper().name()),
+                })
+            } else {
+                Ok(())
+            }
+        });
+        let failed = comm.sum_u64(u64::from(local.is_err()))?;
+        local?;
+        if failed > 0 {
+            return Err(DecompError::Collective(format!(
+                "{failed} rank(s) passed an invalid state to the distributed run"
+            ))
+            .into());
+        }
+        self.migrate(comm, &mut state)?;
+        for &a1 in &self.sim.scale_factors()[1..] {
+            self.step(comm, &mut state, a1)?;
+        }
+        Ok(state)
+    }
+
+    /// One kick-drift-kick step from `state.a` to `a1`, as [`crate::kdk_step`], with a
+    /// migration after the drift. The particles must be on their force-mesh ranks.
+    /// Collective.
+    pub fn step(
+        &self,
+        comm: &dyn Comm,
+        state: &mut LocalState<T>,
+        a1: f64,
+    ) -> Result<(), IntegrateError> {
+        let stepper = self.sim.stepper();
+        let a0 = state.a;
+        let ah = 0.5 * (a0 + a1);
+        self.ensure_accelerations(comm, state)?;
+        self.kick(state, stepper.kick(a0, ah, a0)?)?;
+        let c = stepper.drift(a0, a1, ah)?;
+        let psi = state.psi1.as_deref().map(|p1| (p1, state.psi2.as_deref()));
+        update_fields(&mut state.disp, &state.mom, c, psi)?;
+        state.acc = None;
+        self.migrate(comm, state)?;
+        self.ensure_accelerations(comm, state)?;
+        self.kick(state, stepper.kick(ah, a1, a1)?)?;
+        state.a = a1;
+        Ok(())
+    }
+
+    fn kick(
+        &self,
+        state: &mut LocalState<T>,
+        c: crate::Coefficients,
+    ) -> Result<(), IntegrateError> {
+        let acc = state.acc.as_ref().ok_or_else(|| IntegrateError::Config {
+            what: "state",
+            reason: "kick needs the accelerations; compute them first".into(),
+        })?;
+        let psi = state.psi1.as_deref().map(|p1| (p1, state.psi2.as_deref()));
+        update_fields(&mut state.mom, acc, c, psi)
+    }
+
+    /// Moves every particle to the rank owning its x-plane of the force mesh, with all its
+    /// arrays. Collective.
+    pub fn migrate(
+        &self,
+        comm: &dyn Comm,
+        state: &mut LocalState<T>,
+    ) -> Result<(), IntegrateError> {
+        if comm.size() == 1 {
+            // One rank owns every plane: nothing moves (the force solve checks positions).
+            return Ok(());
+        }
+        let x: Vec<f64> = (0..state.len())
+            .into_par_iter()
+            .map(|i| T::lit(state.position(i)[0]).as_f64())
+            .collect();
+        let box_x = self.gravity.mesh().box_size()[0];
+        let mig = Migration::for_slab_x(comm, self.mesh_decomposition(), box_x, &x)?;
+        drop(x);
+        state.ids = mig.forward(comm, &state.ids)?;
+        state.disp = mig.forward(comm, &state.disp)?;
+        state.mom = mig.forward(comm, &state.mom)?;
+        for field in [&mut state.acc, &mut state.psi1, &mut state.psi2] {
+            // Every rank has the same fields (the same stepper and state history).
+            if let Some(v) = field.as_mut() {
+                *v = mig.forward(comm, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Computes `state.acc` (with the distributed force solve) if it is not cached.
+    /// Collective; the particles must be on their force-mesh ranks.
+    pub fn ensure_accelerations(
+        &self,
+        comm: &dyn Comm,
+        state: &mut LocalState<T>,
+    ) -> Result<(), IntegrateError> {
+        // Every rank caches at the same points of the step, so all take part or none.
+        if state.acc.is_some() {
+            return Ok(());
+        }
+        let x: Vec<[T; 3]> = (0..state.len())
+            .into_par_iter()
+            .map(|i| state.position(i).map(T::lit))
+            .collect();
+        let mut acc = vec![[T::zero(); 3]; state.len()];
+        self.gravity.accelerations(
+            comm,
+            &Positions::Absolute(&x),
+            self.sim.forces().prefactor,
+            &mut acc,
+        )?;
+        state.acc = Some(acc);
+        Ok(())
+    }
+}
+
+impl<T: Real + CommData, K: ForceKernel> Simulation<T, K> {
+    /// [`DistributedRun::run`]: this rank's particles at the last scale factor, the same run
+    /// as [`Simulation::run`] spread over the ranks of `comm`. Collective.
+    pub fn run_distributed(&self, comm: &dyn Comm) -> Result<LocalState<T>, IntegrateError> {
+        DistributedRun::new(self, comm)?.run(comm)
+    }
+}

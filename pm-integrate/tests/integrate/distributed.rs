@@ -1,0 +1,302 @@
+//! The distributed forward run (`DistributedRun`) against the serial one (`Simulation::run`):
+//! white noise, LPT fields and final particles on `SerialComm` and 1-4 thread ranks
+//! (uneven splits), f64, and particles crossing several domains in one drift.
+//!
+//! Agreement is `max |distributed - serial| / max |serial|` over all particles and
+//! components, after gathering every rank's particles by their lattice index.
+
+use std::time::Instant;
+
+use pm_cosmo::Cosmology;
+use pm_decomp::{Comm, CommExt, Decomposition, SerialComm, SlabDecomposition, ThreadComm};
+use pm_fft::Real;
+use pm_force::FastPmKernel;
+use pm_integrate::{
+    DistributedRun, LocalState, LptOrder, Simulation, State, StepperKind, TimeSteps, white_noise,
+    white_noise_block,
+};
+
+/// `max |a - b| / max |b|`.
+fn rel_diff<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let (mut d, mut m) = (0.0f64, 0.0f64);
+    for (p, q) in a.iter().flatten().zip(b.iter().flatten()) {
+        d = d.max((p.as_f64() - q.as_f64()).abs());
+        m = m.max(q.as_f64().abs());
+    }
+    d / m
+}
+
+fn simulation(
+    particles: usize,
+    mesh: usize,
+    box_size: f64,
+    steps: usize,
+    stepper: StepperKind,
+    lpt: LptOrder,
+) -> Simulation<f64, FastPmKernel> {
+    Simulation::<f64, _>::builder(Cosmology::planck18())
+        .box_size(box_size)
+        .particles(particles)
+        .mesh(mesh)
+        .stepper(stepper)
+        .lpt(lpt)
+        .steps(TimeSteps::LinearA {
+            a_start: 0.1,
+            a_end: 1.0,
+            steps,
+        })
+        .seed(7)
+        .build()
+        .unwrap()
+}
+
+/// Runs `body` on `ranks` thread ranks (`0`: on `SerialComm`) and returns every rank's result.
+fn on_ranks<R: Send>(ranks: usize, body: impl Fn(&dyn Comm) -> R + Sync) -> Vec<R> {
+    if ranks == 0 {
+        vec![body(&SerialComm)]
+    } else {
+        ThreadComm::run(ranks, |comm| body(comm)).unwrap()
+    }
+}
+
+/// Checks that the ranks' ids are exactly `0..n` once each, and gathers the state.
+fn check_ids_and_gather(locals: &[(Vec<u64>, State<f64>)], n: usize) -> State<f64> {
+    let mut ids: Vec<u64> = locals.iter().flat_map(|(ids, _)| ids.clone()).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (0..n as u64).collect::<Vec<_>>(),
+        "particles lost or duplicated"
+    );
+    for (_, s) in &locals[1..] {
+        assert_eq!(s, &locals[0].1, "ranks gathered different states");
+    }
+    locals[0].1.clone()
+}
+
+#[test]
+fn white_noise_blocks_gather_to_the_serial_field_on_any_rank_count() {
+    for shape in [[10, 6, 8], [16, 16, 16]] {
+        let full = white_noise::<f64>(shape, 3);
+        for ranks in 1..=4 {
+            let blocks = on_ranks(ranks, |comm| {
+                let d = SlabDecomposition::for_comm(shape, comm).unwrap();
+                let xr = d.x_range(d.rank());
+                let b = white_noise_block::<f64>(
+                    shape,
+                    [xr.start, 0, 0],
+                    [xr.len(), shape[1], shape[2]],
+                    3,
+                );
+                let flat: Vec<f64> = b.iter().copied().collect();
+                comm.all_gather(&flat).unwrap().concat()
+            });
+            let want: Vec<f64> = full.iter().copied().collect();
+            for got in blocks {
+                assert_eq!(got, want, "{ranks} ranks, {shape:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn distributed_lpt_equals_the_serial_lpt() {
+    for (n, order) in [
+        (10, LptOrder::Second),
+        (16, LptOrder::Second),
+        (10, LptOrder::First),
+    ] {
+        let sim = simulation(n, n, 50.0, 2, StepperKind::FastPm, order);
+        let lpt = sim.lpt().unwrap();
+        let a0 = sim.scale_factors()[0];
+        let serial = lpt.state(a0, sim.growth()).unwrap();
+        for ranks in 0..=4 {
+            let parts = on_ranks(ranks, |comm| {
+                let run = DistributedRun::new(&sim, comm).unwrap();
+                let l = run.lpt(comm).unwrap();
+                let s = l.state(a0, sim.growth(), false).unwrap();
+                (
+                    l.ids(),
+                    l.psi1().to_vec(),
+                    l.psi2().map(<[_]>::to_vec),
+                    s.disp,
+                    s.mom,
+                )
+            });
+            let mut worst = [0.0f64; 4];
+            for (ids, psi1, psi2, disp, mom) in parts {
+                let r = ids.start as usize..ids.end as usize;
+                worst[0] = worst[0].max(rel_diff(&psi1, &lpt.psi1()[r.clone()]));
+                if let (Some(p2), Some(s2)) = (&psi2, lpt.psi2()) {
+                    worst[1] = worst[1].max(rel_diff(p2, &s2[r.clone()]));
+                }
+                assert_eq!(psi2.is_some(), lpt.psi2().is_some());
+                worst[2] = worst[2].max(rel_diff(&disp, &serial.disp[r.clone()]));
+                worst[3] = worst[3].max(rel_diff(&mom, &serial.mom[r]));
+            }
+            println!(
+                "LPT {n}^3 {order:?}, {ranks} ranks (0 = SerialComm): psi1 {:.1e}, psi2 {:.1e}, \
+                 disp {:.1e}, mom {:.1e}",
+                worst[0], worst[1], worst[2], worst[3]
+            );
+            assert!(worst.iter().all(|&w| w < 1e-12), "{ranks} ranks: {worst:?}");
+        }
+    }
+}
+
+/// Runs `sim` distributed (optionally adding `boost(id)` to the initial momenta) and returns
+/// every rank's ids and the gathered state.
+fn distributed_run(
+    sim: &Simulation<f64, FastPmKernel>,
+    ranks: usize,
+    boost: Option<&(dyn Fn(u64) -> [f64; 3] + Sync)>,
+) -> State<f64> {
+    let n = sim.particle_mesh().n_cells();
+    let locals = on_ranks(ranks, |comm| {
+        let run = DistributedRun::new(sim, comm).unwrap();
+        let mut state: LocalState<f64> = run.initial_state(comm).unwrap();
+        if let Some(boost) = boost {
+            for (p, &id) in state.mom.iter_mut().zip(&state.ids) {
+                let b = boost(id);
+                for a in 0..3 {
+                    p[a] += b[a];
+                }
+            }
+        }
+        let state = run.evolve(comm, state).unwrap();
+        assert_eq!(state.global_len(comm).unwrap(), n as u64);
+        (state.ids.clone(), state.gather(comm).unwrap())
+    });
+    check_ids_and_gather(&locals, n)
+}
+
+#[test]
+fn distributed_run_equals_the_serial_run() {
+    for (stepper, lpt) in [
+        (StepperKind::FastPm, LptOrder::Second),
+        (StepperKind::Cola, LptOrder::Second),
+        (StepperKind::Leapfrog, LptOrder::First),
+    ] {
+        let sim = simulation(16, 32, 64.0, 4, stepper, lpt);
+        let serial = sim.run(&mut []).unwrap();
+        for ranks in 0..=4 {
+            let got = distributed_run(&sim, ranks, None);
+            let (d, p) = (
+                rel_diff(&got.disp, &serial.disp),
+                rel_diff(&got.mom, &serial.mom),
+            );
+            println!(
+                "{stepper:?} {lpt:?} 16^3 particles, 32^3 mesh, 4 steps, {ranks} ranks \
+                 (0 = SerialComm): disp {d:.1e}, mom {p:.1e}"
+            );
+            assert_eq!(got.a, serial.a);
+            assert!(
+                d < 1e-10 && p < 1e-10,
+                "{ranks} ranks: disp {d:e}, mom {p:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn particles_crossing_several_domains_in_one_drift_are_neither_lost_nor_duplicated() {
+    // 16^3 particles, 32^3 mesh: with 4 ranks each domain is 8 cells = 16 Mpc/h wide.
+    let sim = simulation(16, 32, 64.0, 3, StepperKind::FastPm, LptOrder::Second);
+    let l = 64.0;
+    let a = sim.scale_factors();
+    let drift = sim
+        .stepper()
+        .drift(a[0], a[1], 0.5 * (a[0] + a[1]))
+        .unwrap()
+        .scale;
+    // Velocities that carry particles up to 1.3 boxes (five domain widths) per drift, in
+    // both directions, different per particle.
+    let boost = |id: u64| -> [f64; 3] {
+        let s = ((id % 11) as f64 - 5.0) / 5.0;
+        [1.3 * l * s / drift, -0.4 * l * s / drift, 0.2 * l / drift]
+    };
+    let lpt = sim.lpt().unwrap();
+    let mut state = lpt.state(a[0], sim.growth()).unwrap();
+    for (i, p) in state.mom.iter_mut().enumerate() {
+        let b = boost(i as u64);
+        for k in 0..3 {
+            p[k] += b[k];
+        }
+    }
+    let serial = sim.evolve(state, Some(&lpt), &mut []).unwrap();
+    let max_disp = serial
+        .disp
+        .iter()
+        .map(|d| d[0].abs())
+        .fold(0.0f64, f64::max);
+    assert!(max_disp > l, "displacements of {max_disp} Mpc/h");
+    for ranks in 0..=4 {
+        let got = distributed_run(&sim, ranks, Some(&boost));
+        let (d, p) = (
+            rel_diff(&got.disp, &serial.disp),
+            rel_diff(&got.mom, &serial.mom),
+        );
+        println!(
+            "large drifts (max |disp_x| {max_disp:.0} Mpc/h, domain 16 Mpc/h), {ranks} ranks: \
+             no particle lost or duplicated; disp {d:.1e}, mom {p:.1e}"
+        );
+        assert!(
+            d < 1e-10 && p < 1e-10,
+            "{ranks} ranks: disp {d:e}, mom {p:e}"
+        );
+    }
+}
+
+/// The acceptance run of issue 7: 64^3 particles, 128^3 mesh (the builder's default
+/// 2x), 10 FastPM steps, f64, on 1-4 thread ranks against the serial run. Slow in debug:
+/// `cargo test --release -p pm-integrate --test integrate -- --ignored --nocapture acceptance`.
+#[test]
+#[ignore]
+fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
+    let particles = 64;
+    let mesh = std::env::var("PM_ACCEPT_MESH")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(128);
+    let sim = simulation(
+        particles,
+        mesh,
+        256.0,
+        10,
+        StepperKind::FastPm,
+        LptOrder::Second,
+    );
+    let t = Instant::now();
+    let serial = sim.run(&mut []).unwrap();
+    println!(
+        "64^3 particles, {mesh}^3 mesh, 10 steps, f64: serial Simulation::run {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    for ranks in 1..=4 {
+        let t = Instant::now();
+        let got = distributed_run(&sim, ranks, None);
+        let secs = t.elapsed().as_secs_f64();
+        let (d, p) = (
+            rel_diff(&got.disp, &serial.disp),
+            rel_diff(&got.mom, &serial.mom),
+        );
+        println!("{ranks} thread ranks: {secs:.2} s (incl. gather), disp {d:.1e}, mom {p:.1e}");
+        assert!(
+            d < 1e-10 && p < 1e-10,
+            "{ranks} ranks: disp {d:e}, mom {p:e}"
+        );
+    }
+}
+
+#[test]
+fn more_ranks_than_particle_planes_is_an_error() {
+    let sim = simulation(4, 8, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
+    let errors = on_ranks(5, |comm| {
+        matches!(
+            DistributedRun::new(&sim, comm),
+            Err(pm_integrate::IntegrateError::Decomp(_))
+        )
+    });
+    assert!(errors.iter().all(|&e| e), "{errors:?}");
+}
