@@ -2,15 +2,16 @@
 //! prediction (issue 8's acceptance; the numbers are in `docs/VALIDATION.md`).
 //!
 //! ```text
-//! cargo run --release -p pm-lensing --example limber_check [PARTICLES] [BOX] [STEPS]
+//! cargo run --release -p pm-lensing --example limber_check [PARTICLES] [BOX] [STEPS] [FIELDS]
 //! ```
 //!
 //! Defaults: 128^3 particles, 128^3 mesh, 500 Mpc/h, FastPM 10 steps from a = 0.1 (2LPT),
 //! fixed-amplitude initial conditions (Angulo & Pontzen 2016: every 3D mode at its expected
 //! amplitude, so the map's scatter comes from the projection only), Planck 2018, sources at
-//! z = 1. Six 20-degree fields (256^2 pixels) along oblique lines of sight (so that the box's
-//! periodic copies do not line up along a line of sight) give six map spectra; the table
-//! prints their mean and scatter per ell bin next to Limber, and the ratio.
+//! z = 1. Six (or, with FIELDS = 12, twelve: the six and their opposites) 20-degree fields
+//! (256^2 pixels) along oblique lines of sight (so that the box's periodic copies do not line
+//! up along a line of sight) give as many map spectra; the table prints their mean and the
+//! standard error of the mean per ell bin next to Limber, and the ratio.
 //!
 //! Shot noise: the Poisson level `C_shot = ∫ dr W(r)^2 V/N` is subtracted (it is below 2% of
 //! the signal in the bins compared).
@@ -29,6 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let particles: usize = args.first().map_or(Ok(128), |s| s.parse())?;
     let box_size: f64 = args.get(1).map_or(Ok(500.0), |s| s.parse())?;
     let steps: usize = args.get(2).map_or(Ok(10), |s| s.parse())?;
+    let fields: usize = args.get(3).map_or(Ok(6), |s| s.parse())?;
+    if fields != 6 && fields != 12 {
+        return Err(format!("FIELDS must be 6 or 12, got {fields}").into());
+    }
     let cosmo = Cosmology::planck18();
     let sim = Simulation::<f32, _>::builder(cosmo)
         .box_size(box_size)
@@ -50,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let origin = [0.5 * box_size; 3];
     let cone = Lightcone::new(origin, [box_size; 3], kernel.source_distance());
     // Oblique, irrational-looking directions, one per octant pair.
-    let directions = [
+    let six = [
         [1.0, 0.37, 0.21],
         [-0.29, 1.0, 0.43],
         [0.31, -0.23, 1.0],
@@ -58,6 +63,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [0.19, -1.0, -0.33],
         [-0.27, 0.39, -1.0],
     ];
+    let directions: Vec<[f64; 3]> = six
+        .iter()
+        .copied()
+        .chain(six.iter().map(|d: &[f64; 3]| d.map(|x| -x)))
+        .take(fields)
+        .collect();
     let (fov, npix) = (20.0, 256);
     let projections: Vec<_> = directions
         .iter()
@@ -79,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sim.run(&mut refs)?;
     }
     println!(
-        "# {particles}^3 particles, {box_size} Mpc/h, {steps} steps, 6 fields of {fov} deg, {npix}^2 px: {:.1} s",
+        "# {particles}^3 particles, {box_size} Mpc/h, {steps} steps, {fields} fields of {fov} deg, {npix}^2 px: {:.1} s",
         t.elapsed().as_secs_f64()
     );
     let maps: Vec<Vec<f64>> = observers
