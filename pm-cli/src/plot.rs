@@ -97,12 +97,30 @@ pub fn density_slice_png(
     title: &str,
 ) -> Result<Vec<u8>, PlotError> {
     check_slice(values, shape, pixels_per_cell)?;
-    let scale = ColourScale::fit(values);
-    let labels = scale_labels(&scale);
+    slice_png(
+        values,
+        shape,
+        pixels_per_cell,
+        title,
+        &ColourScale::fit(values),
+        BAR_CAPTION,
+    )
+}
+
+/// The picture of a checked slice on `scale`, with a colour bar captioned `caption`.
+fn slice_png(
+    values: &[f64],
+    shape: [usize; 2],
+    pixels_per_cell: usize,
+    title: &str,
+    scale: &ColourScale,
+    caption: &str,
+) -> Result<Vec<u8>, PlotError> {
+    let labels = scale_labels(scale);
     let layout = SliceLayout::new(shape, pixels_per_cell, title, &labels)?;
     let mut canvas = Canvas::new(layout.width, layout.height, WHITE);
-    draw_cells(&mut canvas, &layout, values, shape[1], &scale);
-    draw_colour_bar(&mut canvas, &layout, &labels, BAR_CAPTION);
+    draw_cells(&mut canvas, &layout, values, shape[1], scale);
+    draw_colour_bar(&mut canvas, &layout, &labels, caption);
     canvas.draw_text(
         &layout.title,
         layout.title_x,
@@ -127,20 +145,7 @@ pub fn map_png(
 ) -> Result<Vec<u8>, PlotError> {
     check_slice(values, shape, pixels_per_cell)?;
     let scale = ColourScale::fit_linear(values);
-    let labels = scale_labels(&scale);
-    let layout = SliceLayout::new(shape, pixels_per_cell, title, &labels)?;
-    let mut canvas = Canvas::new(layout.width, layout.height, WHITE);
-    draw_cells(&mut canvas, &layout, values, shape[1], &scale);
-    draw_colour_bar(&mut canvas, &layout, &labels, caption);
-    canvas.draw_text(
-        &layout.title,
-        layout.title_x,
-        MARGIN,
-        HAlign::Left,
-        VAlign::MaskTop,
-        TEXT_COLOUR,
-    );
-    canvas.encode_png()
+    slice_png(values, shape, pixels_per_cell, title, &scale, caption)
 }
 
 /// A log-log plot of P(k) [(Mpc/h)^3] against k [h/Mpc] with axes, decade tick labels, axis

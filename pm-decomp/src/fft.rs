@@ -40,6 +40,7 @@ use crate::comm::Comm;
 use crate::data::CommData;
 use crate::decomposition::{BlockSplit, Decomposition};
 use crate::slab::SlabDecomposition;
+use crate::timing::{PhaseTimes, Stopwatch};
 use crate::transpose::{SlabTranspose, check_len};
 
 /// Bytes of each row gathered per block in the x pass.
@@ -79,6 +80,10 @@ pub struct SlabFft<T: FftNum> {
     inv_y: Arc<dyn Fft<T>>,
     fwd_x: Arc<dyn Fft<T>>,
     inv_x: Arc<dyn Fft<T>>,
+    /// Wall time in `forward` and `inverse`, transposes included.
+    total_time: Stopwatch,
+    /// Wall time in the transposes of `forward` and `inverse`.
+    transpose_time: Stopwatch,
 }
 
 impl<T: FftNum> std::fmt::Debug for SlabFft<T> {
@@ -154,7 +159,28 @@ impl<T: FftNum + CommData> SlabFft<T> {
             inv_y: fft.plan_fft_inverse(ny),
             fwd_x: fft.plan_fft_forward(nx),
             inv_x: fft.plan_fft_inverse(nx),
+            total_time: Stopwatch::new(),
+            transpose_time: Stopwatch::new(),
         })
+    }
+
+    /// Wall time this rank spent in [`SlabFft::forward`] and [`SlabFft::inverse`] (and the
+    /// adjoints, which call them) since the plan was made or [`SlabFft::reset_times`]:
+    /// `fft` the local 1D passes (and copies), `transpose` the all-to-all transposes
+    /// (waiting for the other ranks included); the other phases are zero.
+    pub fn times(&self) -> PhaseTimes {
+        let transpose = self.transpose_time.seconds();
+        PhaseTimes {
+            fft: (self.total_time.seconds() - transpose).max(0.0),
+            transpose,
+            ..PhaseTimes::default()
+        }
+    }
+
+    /// Sets the accumulated [`SlabFft::times`] back to zero.
+    pub fn reset_times(&self) {
+        self.total_time.reset();
+        self.transpose_time.reset();
     }
 
     /// The decomposition.
@@ -330,18 +356,21 @@ impl<T: FftNum + CommData> SlabFft<T> {
         complex: &mut [Complex<T>],
     ) -> Result<(), DecompError> {
         self.check(comm, real.len(), complex.len())?;
-        let [_, ny, nz] = self.shape();
-        let nzc = self.decomposition().nzc();
-        let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
-        real.par_chunks_mut(ny * nz)
-            .zip(stage.par_chunks_mut(ny * nzc))
-            .try_for_each_init(
-                || self.plane_work(),
-                |work, (r, c)| self.plane_forward(r, c, work),
-            )?;
-        self.transpose.x_to_y(comm, &stage, complex)?;
-        drop(stage);
-        self.x_pass(complex, &self.fwd_x)
+        self.total_time.time(|| {
+            let [_, ny, nz] = self.shape();
+            let nzc = self.decomposition().nzc();
+            let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
+            real.par_chunks_mut(ny * nz)
+                .zip(stage.par_chunks_mut(ny * nzc))
+                .try_for_each_init(
+                    || self.plane_work(),
+                    |work, (r, c)| self.plane_forward(r, c, work),
+                )?;
+            self.transpose_time
+                .time(|| self.transpose.x_to_y(comm, &stage, complex))?;
+            drop(stage);
+            self.x_pass(complex, &self.fwd_x)
+        })
     }
 
     /// Inverse transform including `1/N`: Fourier y-slab to real x-slab. Imaginary parts
@@ -354,19 +383,22 @@ impl<T: FftNum + CommData> SlabFft<T> {
         real: &mut [T],
     ) -> Result<(), DecompError> {
         self.check(comm, real.len(), complex.len())?;
-        let [_, ny, nz] = self.shape();
-        let nzc = self.decomposition().nzc();
-        self.x_pass(complex, &self.inv_x)?;
-        let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
-        self.transpose.y_to_x(comm, complex, &mut stage)?;
-        let scale = T::one() / self.n_cells()?;
-        stage
-            .par_chunks_mut(ny * nzc)
-            .zip(real.par_chunks_mut(ny * nz))
-            .try_for_each_init(
-                || self.plane_work(),
-                |work, (c, r)| self.plane_inverse(c, r, scale, work),
-            )
+        self.total_time.time(|| {
+            let [_, ny, nz] = self.shape();
+            let nzc = self.decomposition().nzc();
+            self.x_pass(complex, &self.inv_x)?;
+            let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
+            self.transpose_time
+                .time(|| self.transpose.y_to_x(comm, complex, &mut stage))?;
+            let scale = T::one() / self.n_cells()?;
+            stage
+                .par_chunks_mut(ny * nzc)
+                .zip(real.par_chunks_mut(ny * nz))
+                .try_for_each_init(
+                    || self.plane_work(),
+                    |work, (c, r)| self.plane_inverse(c, r, scale, work),
+                )
+        })
     }
 
     /// Multiplies the interior planes `0 < kz < nz/2` by `interior` and the others by

@@ -23,6 +23,8 @@
 //! Migration:     particles to the rank owning their x-plane (for_slab_x) or any owners
 //!                (from_owners); forward moves each per-particle array, reverse (= its
 //!                adjoint) sends them back; arrival order (source rank, original index)
+//! Stopwatch, PhaseTimes: per-rank wall time per phase (SlabFft::times: 1D FFTs vs
+//!                transposes; used by pm-force SlabGravity and pm-integrate DistributedRun)
 //! ```
 //!
 //! A distributed algorithm takes a `&dyn Comm` (or `&impl Comm`) and a decomposition built
@@ -89,6 +91,7 @@ mod halo;
 mod migrate;
 mod pencil;
 mod slab;
+mod timing;
 mod transpose;
 
 #[cfg(feature = "mpi")]
@@ -103,6 +106,7 @@ pub use migrate::Migration;
 pub use num_complex::Complex;
 pub use pencil::PencilDecomposition;
 pub use slab::SlabDecomposition;
+pub use timing::{PhaseTimes, Stopwatch};
 pub use transpose::SlabTranspose;
 
 /// The `mpi` crate this crate was built with (to initialise MPI: `mpi::initialize()`).

@@ -1,6 +1,8 @@
 //! The PM gravity solve on a slab decomposition, [`SlabGravity`], and its VJP.
 
-use pm_decomp::{Comm, CommData, CommExt, DecompError, SlabDecomposition, SlabFft};
+use pm_decomp::{
+    Comm, CommData, CommExt, DecompError, PhaseTimes, SlabDecomposition, SlabFft, Stopwatch,
+};
 use pm_fft::{Complex, Real};
 use pm_mesh::{
     Mesh, Positions, Scheme, SlabMesh, mean_particle_mass, paint_slab, paint_slab_vjp,
@@ -36,6 +38,8 @@ use crate::{ForceError, ForceKernel, GravityVjp};
 /// lengths, particles off its slab, non-finite values) that rank returns its own error and
 /// the others [`DecompError::Collective`], instead of waiting forever.
 ///
+/// Wall time per phase on this rank is accumulated over calls ([`SlabGravity::times`]).
+///
 /// Memory per rank: three padded real slabs, one Fourier y-slab for the density and one
 /// scratch (as the serial solve per rank), plus the slab FFT's transients.
 ///
@@ -66,6 +70,17 @@ pub struct SlabGravity<T: Real + CommData, K: ForceKernel> {
     slab: SlabMesh,
     fft: SlabFft<T>,
     axes: [AxisTables; 3],
+    timers: Timers,
+}
+
+/// Per-rank wall time of the phases of [`SlabGravity`] (the FFT's are its own).
+#[derive(Debug, Default)]
+struct Timers {
+    /// Everything in `accelerations` and the VJPs.
+    total: Stopwatch,
+    paint: Stopwatch,
+    halo: Stopwatch,
+    readout: Stopwatch,
 }
 
 impl<T: Real + CommData, K: ForceKernel> std::fmt::Debug for SlabGravity<T, K> {
@@ -105,7 +120,34 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
             slab,
             fft,
             axes,
+            timers: Timers::default(),
         })
+    }
+
+    /// Wall time this rank spent in [`SlabGravity::accelerations`] and the VJPs since the
+    /// solver was made or [`SlabGravity::reset_times`], per phase: `fft` and `transpose` of
+    /// the slab FFTs, `paint` (and the paint VJP), `halo` (halo add and fill), `readout`
+    /// (and its VJP), `other` the rest (mostly the kernel in Fourier space and the
+    /// allocations); `migration` is zero.
+    pub fn times(&self) -> PhaseTimes {
+        let t = &self.timers;
+        let mut p = PhaseTimes {
+            paint: t.paint.seconds(),
+            halo: t.halo.seconds(),
+            readout: t.readout.seconds(),
+            ..self.fft.times()
+        };
+        p.other = (t.total.seconds() - p.total()).max(0.0);
+        p
+    }
+
+    /// Sets the accumulated [`SlabGravity::times`] back to zero.
+    pub fn reset_times(&self) {
+        self.fft.reset_times();
+        let t = &self.timers;
+        for s in [&t.total, &t.paint, &t.halo, &t.readout] {
+            s.reset();
+        }
     }
 
     /// The same solver with another mass-assignment scheme (paint and readout); the halo
@@ -173,7 +215,10 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
     ) -> Result<Option<Counts<T>>, ForceError> {
         let mut padded = vec![T::zero(); self.slab.padded_len()];
         let local = check.and_then(|()| {
-            paint_slab(&mut padded, &self.slab, positions, None, self.scheme).map_err(Into::into)
+            self.timers
+                .paint
+                .time(|| paint_slab(&mut padded, &self.slab, positions, None, self.scheme))
+                .map_err(Into::into)
         });
         let mut agree = [positions.len() as u64, u64::from(local.is_err())];
         comm.all_reduce_sum(&mut agree)?;
@@ -188,7 +233,9 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         if agree[0] == 0 {
             return Ok(None);
         }
-        self.slab.halo().halo_add(comm, &mut padded)?;
+        self.timers
+            .halo
+            .time(|| self.slab.halo().halo_add(comm, &mut padded))?;
         let mut counts_k = vec![Complex::new(T::zero(), T::zero()); self.fft.complex_len()];
         let owned = self.slab.owned_elements();
         self.fft.forward(comm, &mut padded[owned], &mut counts_k)?;
@@ -222,7 +269,9 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
             let mut padded = vec![T::zero(); self.slab.padded_len()];
             self.fft
                 .inverse(comm, &mut scratch, &mut padded[owned.clone()])?;
-            self.slab.halo().halo_fill(comm, &mut padded)?;
+            self.timers
+                .halo
+                .time(|| self.slab.halo().halo_fill(comm, &mut padded))?;
             *field = padded;
         }
         Ok(out)
@@ -243,6 +292,18 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         prefactor: f64,
         out: &mut [[T; 3]],
     ) -> Result<(), ForceError> {
+        self.timers
+            .total
+            .time(|| self.accelerations_untimed(comm, positions, prefactor, out))
+    }
+
+    fn accelerations_untimed(
+        &self,
+        comm: &(impl Comm + ?Sized),
+        positions: &Positions<'_, T>,
+        prefactor: f64,
+        out: &mut [[T; 3]],
+    ) -> Result<(), ForceError> {
         let check = check_prefactor(prefactor)
             .and_then(|()| check_len("accelerations", positions.len(), out.len()));
         let Some((counts_k, mass)) = self.counts_k(comm, positions, check)? else {
@@ -251,7 +312,9 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         let fields = self.force_fields(comm, &counts_k, prefactor * mass)?;
         drop(counts_k);
         let refs = [&fields[0][..], &fields[1][..], &fields[2][..]];
-        readout_slab_vector(refs, &self.slab, positions, self.scheme, out)?;
+        self.timers
+            .readout
+            .time(|| readout_slab_vector(refs, &self.slab, positions, self.scheme, out))?;
         Ok(())
     }
 
@@ -304,6 +367,20 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         grad_pos: &mut [[T; 3]],
         acc: Option<&mut [[T; 3]]>,
     ) -> Result<GravityVjp, ForceError> {
+        self.timers
+            .total
+            .time(|| self.vjp_untimed(comm, positions, prefactor, cotangent, grad_pos, acc))
+    }
+
+    fn vjp_untimed(
+        &self,
+        comm: &(impl Comm + ?Sized),
+        positions: &Positions<'_, T>,
+        prefactor: f64,
+        cotangent: &[[T; 3]],
+        grad_pos: &mut [[T; 3]],
+        acc: Option<&mut [[T; 3]]>,
+    ) -> Result<GravityVjp, ForceError> {
         let n = positions.len();
         let acc_len = acc.as_ref().map_or(n, |a| a.len());
         let check = check_prefactor(prefactor)
@@ -328,16 +405,18 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
             let fields = self.force_fields(comm, &counts_k, c)?;
             let refs = [&fields[0][..], &fields[1][..], &fields[2][..]];
             let [b0, b1, b2] = &mut bars;
-            readout_slab_vector_and_vjp(
-                refs,
-                &self.slab,
-                positions,
-                self.scheme,
-                cotangent,
-                acc,
-                Some([&mut b0[..], &mut b1[..], &mut b2[..]]),
-                Some(&mut *grad_pos),
-            )?;
+            self.timers.readout.time(|| {
+                readout_slab_vector_and_vjp(
+                    refs,
+                    &self.slab,
+                    positions,
+                    self.scheme,
+                    cotangent,
+                    acc,
+                    Some([&mut b0[..], &mut b1[..], &mut b2[..]]),
+                    Some(&mut *grad_pos),
+                )
+            })?;
         }
 
         // halo_fill^T = halo_add, then the kernel adjoint in Fourier space.
@@ -347,7 +426,7 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         let mut g_k = vec![zero; self.fft.complex_len()];
         let mut sums = vec![0.0f64; 1 + n_params];
         for (a, bar) in bars.iter_mut().enumerate() {
-            halo.halo_add(comm, bar)?;
+            self.timers.halo.time(|| halo.halo_add(comm, bar))?;
             self.fft.forward(comm, &mut bar[owned.clone()], &mut g_k)?;
             let partial = adjoint_component(
                 &self.mesh,
@@ -372,16 +451,20 @@ impl<T: Real + CommData, K: ForceKernel> SlabGravity<T, K> {
         let mut counts_bar = vec![T::zero(); self.slab.padded_len()];
         self.fft
             .inverse(comm, &mut counts_bar_k, &mut counts_bar[owned])?;
-        halo.halo_fill(comm, &mut counts_bar)?;
-        paint_slab_vjp(
-            &counts_bar,
-            &self.slab,
-            positions,
-            None,
-            self.scheme,
-            Some(grad_pos),
-            None,
-        )?;
+        self.timers
+            .halo
+            .time(|| halo.halo_fill(comm, &mut counts_bar))?;
+        self.timers.paint.time(|| {
+            paint_slab_vjp(
+                &counts_bar,
+                &self.slab,
+                positions,
+                None,
+                self.scheme,
+                Some(grad_pos),
+                None,
+            )
+        })?;
 
         let n_cells = self.mesh.n_cells() as f64;
         Ok(GravityVjp {

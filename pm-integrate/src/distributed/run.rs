@@ -1,6 +1,9 @@
 //! [`DistributedRun`]: a [`Simulation`]'s time steps on any communicator.
 
-use pm_decomp::{Comm, CommData, CommExt, DecompError, Migration, SlabDecomposition, SlabFft};
+use pm_decomp::{
+    Comm, CommData, CommExt, DecompError, Migration, PhaseTimes, SlabDecomposition, SlabFft,
+    Stopwatch,
+};
 use pm_fft::Real;
 use pm_force::{ForceKernel, SlabGravity};
 use pm_mesh::Positions;
@@ -34,6 +37,8 @@ use crate::{DistributedLpt, IntegrateError, LocalState, Simulation};
 /// keeps them in f64): in f64 the same numbers, in f32 a rounding of `L 2^-24` at most.
 /// Observers are not called.
 ///
+/// Wall time per phase on this rank is accumulated over calls ([`DistributedRun::times`]).
+///
 /// ```
 /// use pm_cosmo::Cosmology;
 /// use pm_decomp::ThreadComm;
@@ -58,6 +63,10 @@ pub struct DistributedRun<'s, T: Real + CommData, K: ForceKernel> {
     sim: &'s Simulation<T, K>,
     particle_fft: SlabFft<T>,
     gravity: SlabGravity<T, &'s K>,
+    /// Wall time in `initial_state` and `evolve`.
+    total_time: Stopwatch,
+    /// Wall time in `migrate`.
+    migration_time: Stopwatch,
 }
 
 impl<T: Real + CommData, K: ForceKernel> std::fmt::Debug for DistributedRun<'_, T, K> {
@@ -92,7 +101,33 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
             sim,
             particle_fft,
             gravity,
+            total_time: Stopwatch::new(),
+            migration_time: Stopwatch::new(),
         })
+    }
+
+    /// Wall time this rank spent per phase since the run was planned or
+    /// [`DistributedRun::reset_times`]: `fft` and `transpose` of the slab FFTs (the force
+    /// solves' and the initial conditions'), `paint`, `halo` and `readout` of the force
+    /// solves, `migration`, and `other` the rest of [`DistributedRun::initial_state`] and
+    /// [`DistributedRun::evolve`] (and so of [`DistributedRun::run`]): kicks, drifts, the
+    /// Fourier-space kernels, noise and LPT outside their FFTs, and the global agreements.
+    /// Steps called directly ([`DistributedRun::step`]) add to every phase but `other`.
+    pub fn times(&self) -> PhaseTimes {
+        // The gravity's `other` (its kernel) is recomputed as part of this run's `other`.
+        let mut p = self.gravity.times() + self.particle_fft.times();
+        p.other = 0.0;
+        p.migration = self.migration_time.seconds();
+        p.other = (self.total_time.seconds() - p.total()).max(0.0);
+        p
+    }
+
+    /// Sets the accumulated [`DistributedRun::times`] back to zero.
+    pub fn reset_times(&self) {
+        self.gravity.reset_times();
+        self.particle_fft.reset_times();
+        self.total_time.reset();
+        self.migration_time.reset();
     }
 
     /// The simulation.
@@ -126,12 +161,14 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
     /// This rank's particles at the first scale factor (LPT), on the particle grid's slabs.
     /// Collective.
     pub fn initial_state(&self, comm: &dyn Comm) -> Result<LocalState<T>, IntegrateError> {
-        let lpt = self.lpt(comm)?;
-        lpt.state(
-            self.sim.scale_factors()[0],
-            self.sim.growth(),
-            self.sim.stepper().needs_lpt(),
-        )
+        self.total_time.time(|| {
+            let lpt = self.lpt(comm)?;
+            lpt.state(
+                self.sim.scale_factors()[0],
+                self.sim.growth(),
+                self.sim.stepper().needs_lpt(),
+            )
+        })
     }
 
     /// Runs from the LPT initial state through every step; returns this rank's particles at
@@ -148,6 +185,14 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
     /// [`DecompError::Collective`] on the others), a COLA stepper without the LPT fields,
     /// errors of the migration and force solve.
     pub fn evolve(
+        &self,
+        comm: &dyn Comm,
+        state: LocalState<T>,
+    ) -> Result<LocalState<T>, IntegrateError> {
+        self.total_time.time(|| self.evolve_untimed(comm, state))
+    }
+
+    fn evolve_untimed(
         &self,
         comm: &dyn Comm,
         mut state: LocalState<T>,
@@ -218,6 +263,15 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
     /// Moves every particle to the rank owning its x-plane of the force mesh, with all its
     /// arrays. Collective.
     pub fn migrate(
+        &self,
+        comm: &dyn Comm,
+        state: &mut LocalState<T>,
+    ) -> Result<(), IntegrateError> {
+        self.migration_time
+            .time(|| self.migrate_untimed(comm, state))
+    }
+
+    fn migrate_untimed(
         &self,
         comm: &dyn Comm,
         state: &mut LocalState<T>,

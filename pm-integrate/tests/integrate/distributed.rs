@@ -300,3 +300,30 @@ fn more_ranks_than_particle_planes_is_an_error() {
     });
     assert!(errors.iter().all(|&e| e), "{errors:?}");
 }
+
+#[test]
+fn phase_times_cover_the_run_and_reset() {
+    let sim = simulation(8, 16, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
+    let rows = on_ranks(2, |comm| {
+        let run = DistributedRun::new(&sim, comm).unwrap();
+        assert_eq!(run.times(), pm_decomp::PhaseTimes::default());
+        let t = Instant::now();
+        let state = run.run(comm).unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        drop(state);
+        let times = run.times();
+        run.reset_times();
+        (times, wall, run.times())
+    });
+    for (times, wall, reset) in rows {
+        for (name, t) in times.named() {
+            assert!(t.is_finite() && t >= 0.0, "{name}: {t}");
+        }
+        assert!(times.fft > 0.0 && times.transpose > 0.0, "{times:?}");
+        assert!(times.paint > 0.0 && times.readout > 0.0, "{times:?}");
+        assert!(times.migration > 0.0 && times.halo > 0.0, "{times:?}");
+        // The phases partition the timed calls, which are inside the wall time.
+        assert!(times.total() <= wall * 1.01 + 1e-3, "{times:?} vs {wall}");
+        assert_eq!(reset, pm_decomp::PhaseTimes::default());
+    }
+}
