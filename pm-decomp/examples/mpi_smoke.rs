@@ -6,13 +6,17 @@
 //! ```
 //!
 //! Every rank checks the collectives and that its block of the distributed FFT of a
-//! deterministic field equals the same block of the serial `pm_fft::CpuFft3d` transform (computed on every rank);
+//! deterministic field equals the same block of the serial transform (its DFT definition,
+//! `tests/decomp/reference.rs`, computed on every rank);
 //! rank 0 prints a summary. Exits with status 1 on any failure.
 
 use pm_decomp::{
     Comm, CommExt, Complex, Decomposition, Migration, MpiComm, SlabDecomposition, SlabFft, SlabHalo,
 };
-use pm_fft::{CpuFft3d, Fft3d};
+
+#[path = "../tests/decomp/reference.rs"]
+#[allow(dead_code)] // the example uses the forward transform only
+mod reference;
 
 fn field(shape: [usize; 3]) -> Vec<f64> {
     let n = shape.iter().product::<usize>();
@@ -77,12 +81,7 @@ fn run(comm: &MpiComm) -> Result<String, String> {
     // Distributed FFT vs serial, shape with uneven splits.
     let shape = [17, 8, 6];
     let global = field(shape);
-    let serial_plan = CpuFft3d::<f64>::new(shape).map_err(|e| e.to_string())?;
-    let mut g = global.clone();
-    let mut serial = vec![Complex::new(0.0, 0.0); serial_plan.complex_len()];
-    serial_plan
-        .forward(&mut g, &mut serial)
-        .map_err(|e| e.to_string())?;
+    let serial = reference::rfft3(shape, &global);
 
     let d = SlabDecomposition::for_comm(shape, comm).map_err(e)?;
     let plan = SlabFft::<f64>::new(d.clone()).map_err(e)?;

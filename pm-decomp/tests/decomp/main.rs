@@ -3,3 +3,4 @@
 mod comm_fft;
 mod common;
 mod halo_migrate;
+mod reference;
