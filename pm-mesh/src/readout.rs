@@ -7,7 +7,9 @@
 
 use pm_fft::Real;
 
-use crate::paint::{Binning, Coords, check_len, gather, gather_many, par_particles, with_support};
+use crate::paint::{
+    Binning, Coords, Stencil, check_len, gather, gather_many, par_particles, with_support,
+};
 use crate::{MeshError, Positions, RealField, Scheme};
 
 /// Interpolates a field at the particles, **overwriting** `out`:
@@ -175,8 +177,7 @@ pub fn readout_vector_and_vjp<T: Real>(
         let grids = g.each_mut().map(RealField::as_slice_mut);
         binning.paint_many(grids, &|i| cotangent[i].map(|v| v.as_f64()));
     }
-    let want_pos = grad_pos.is_some();
-    if want_pos || values.is_some() {
+    if grad_pos.is_some() || values.is_some() {
         let grids = fields.each_ref().map(RealField::as_slice);
         let shape = mesh.shape();
         let inv_cell = mesh.cell_size().map(|c| 1.0 / c);
@@ -184,30 +185,7 @@ pub fn readout_vector_and_vjp<T: Real>(
         with_support!(scheme, S => {
             par_particles(n, grad_pos, values, |i, gp, val| {
                 let st = coords.stencil::<S>(i);
-                if !want_pos {
-                    if let Some(val) = val {
-                        *val = gather_many::<T, S, 3>(&grids, &st, shape).map(T::lit);
-                    }
-                    return;
-                }
-                let mut g = [0.0; 3];
-                let mut out = [0.0; 3];
-                for (b, grid) in grids.iter().enumerate() {
-                    let v = cotangent[i][b].as_f64();
-                    let (value, gb) = gather::<T, S, true>(grid, &st, shape);
-                    out[b] = value;
-                    for a in 0..3 {
-                        g[a] += v * gb[a];
-                    }
-                }
-                if let Some(val) = val {
-                    *val = out.map(T::lit);
-                }
-                if let Some(gp) = gp {
-                    for a in 0..3 {
-                        gp[a] = gp[a] + T::lit(g[a] * inv_cell[a]);
-                    }
-                }
+                vector_readout_particle(&grids, &st, shape, &cotangent[i], inv_cell, gp, val);
             });
         });
     }
@@ -236,4 +214,42 @@ fn check_same_mesh<T: Real>(what: &str, fields: &[RealField<T>; 3]) -> Result<()
         check_mesh(what, fields[0].mesh(), f)?;
     }
     Ok(())
+}
+
+/// One particle of a vector readout and its position VJP, on its stencil `st` over the three
+/// `grids` (`shape` cells, `inv_cell` = 1 / cell size): writes the three values into `val`
+/// and, when `gp` is given, adds `sum_b cot[b] grad W . grids[b] / cell` (Mpc/h) into it.
+/// Shared by the whole-mesh and the slab readouts.
+#[inline]
+pub(crate) fn vector_readout_particle<T: Real, const S: usize>(
+    grids: &[&[T]; 3],
+    st: &Stencil<S>,
+    shape: [usize; 3],
+    cot: &[T; 3],
+    inv_cell: [f64; 3],
+    gp: Option<&mut [T; 3]>,
+    val: Option<&mut [T; 3]>,
+) {
+    let Some(gp) = gp else {
+        if let Some(val) = val {
+            *val = gather_many::<T, S, 3>(grids, st, shape).map(T::lit);
+        }
+        return;
+    };
+    let mut g = [0.0; 3];
+    let mut out = [0.0; 3];
+    for (b, grid) in grids.iter().enumerate() {
+        let v = cot[b].as_f64();
+        let (value, gb) = gather::<T, S, true>(grid, st, shape);
+        out[b] = value;
+        for a in 0..3 {
+            g[a] += v * gb[a];
+        }
+    }
+    if let Some(val) = val {
+        *val = out.map(T::lit);
+    }
+    for a in 0..3 {
+        gp[a] = gp[a] + T::lit(g[a] * inv_cell[a]);
+    }
 }

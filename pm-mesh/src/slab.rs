@@ -39,6 +39,7 @@ use pm_fft::Real;
 use crate::paint::{
     Coords, Stencil, check_len, deposit_plane, gather, gather_many, par_particles, with_support,
 };
+use crate::readout::vector_readout_particle;
 use crate::{Mesh, MeshError, Positions, Scheme};
 
 /// Marks a global x-plane that is not in the padded slab.
@@ -430,37 +431,13 @@ pub fn readout_slab_vector_and_vjp<T: Real>(
             slab.paint_many::<T, S, 3>(&coords, g, |i| cotangent[i].map(|v| v.as_f64()))
         });
     }
-    let want_pos = grad_pos.is_some();
-    if want_pos || values.is_some() {
+    if grad_pos.is_some() || values.is_some() {
         let shape = slab.mesh.shape();
         let inv_cell = slab.mesh.cell_size().map(|c| 1.0 / c);
         with_support!(scheme, S => {
             par_particles(n, grad_pos, values, |i, gp, val| {
                 let st = slab.stencil::<T, S>(&coords, i);
-                if !want_pos {
-                    if let Some(val) = val {
-                        *val = gather_many::<T, S, 3>(&padded, &st, shape).map(T::lit);
-                    }
-                    return;
-                }
-                let mut g = [0.0; 3];
-                let mut out = [0.0; 3];
-                for (b, grid) in padded.iter().enumerate() {
-                    let v = cotangent[i][b].as_f64();
-                    let (value, gb) = gather::<T, S, true>(grid, &st, shape);
-                    out[b] = value;
-                    for a in 0..3 {
-                        g[a] += v * gb[a];
-                    }
-                }
-                if let Some(val) = val {
-                    *val = out.map(T::lit);
-                }
-                if let Some(gp) = gp {
-                    for a in 0..3 {
-                        gp[a] = gp[a] + T::lit(g[a] * inv_cell[a]);
-                    }
-                }
+                vector_readout_particle(&padded, &st, shape, &cotangent[i], inv_cell, gp, val);
             });
         });
     }
