@@ -183,9 +183,11 @@ impl<M: SkyMap> BornProjection<M> {
             .enumerate()
             .for_each(|(c, (b0s, b1s))| {
                 let first = c * CHUNK;
-                let shifts = self.chunk_replicas(&step, x0, x1, first..first + b0s.len());
-                for (k, (b0, b1)) in b0s.iter_mut().zip(b1s.iter_mut()).enumerate() {
-                    let (p0, p1) = unwrapped_pair(x0, x1, first + k, l);
+                let ends: Vec<_> = (first..first + b0s.len())
+                    .map(|i| unwrapped_pair(x0, x1, i, l))
+                    .collect();
+                let shifts = self.chunk_replicas(&step, &ends);
+                for ((b0, b1), &(p0, p1)) in b0s.iter_mut().zip(b1s.iter_mut()).zip(&ends) {
                     let mut grad = [0.0; 6];
                     for shift in &shifts {
                         let (y0, y1) = self.relative(p0, p1, shift);
@@ -273,21 +275,14 @@ impl<M: SkyMap> BornProjection<M> {
             return Ok(None);
         }
         let l = self.cone.box_size();
-        let (lo, hi) = (0..x0.len())
+        let n = x0.len();
+        let (lo, hi) = (0..n.div_ceil(CHUNK))
             .into_par_iter()
-            .fold(
-                || ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]),
-                |(mut lo, mut hi), i| {
-                    let (p0, p1) = unwrapped_pair(x0, x1, i, l);
-                    for a in 0..3 {
-                        lo[a] = lo[a].min(p0[a]).min(p1[a]);
-                        hi[a] = hi[a].max(p0[a]).max(p1[a]);
-                    }
-                    (lo, hi)
-                },
-            )
+            .map(|c| {
+                bounds((c * CHUNK..((c + 1) * CHUNK).min(n)).map(|i| unwrapped_pair(x0, x1, i, l)))
+            })
             .reduce(
-                || ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]),
+                || EMPTY_BOUNDS,
                 |(l0, h0), (l1, h1)| {
                     (
                         std::array::from_fn(|a| l0[a].min(l1[a])),
@@ -309,26 +304,12 @@ impl<M: SkyMap> BornProjection<M> {
         Ok(Some(Step { r0, r1, shifts }))
     }
 
-    /// The step's replicas that can hold a crossing of particles `range`: those whose copy
-    /// of the particles' bounding box (both ends of the step) meets the step's shell and the
+    /// The step's replicas that can hold a crossing of the particles whose step ends are
+    /// `ends`: those whose copy of the particles' bounding box meets the step's shell and the
     /// map ([`Lightcone::replicas`] order kept). Particles in index order are lattice planes,
     /// so a chunk's box is small and most replicas drop out.
-    fn chunk_replicas<T: Real>(
-        &self,
-        step: &Step,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-        range: std::ops::Range<usize>,
-    ) -> Vec<[f64; 3]> {
-        let l = self.cone.box_size();
-        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-        for i in range {
-            let (p0, p1) = unwrapped_pair(x0, x1, i, l);
-            for a in 0..3 {
-                lo[a] = lo[a].min(p0[a]).min(p1[a]);
-                hi[a] = hi[a].max(p0[a]).max(p1[a]);
-            }
-        }
+    fn chunk_replicas(&self, step: &Step, ends: &[([f64; 3], [f64; 3])]) -> Vec<[f64; 3]> {
+        let (lo, hi) = bounds(ends.iter().copied());
         let o = self.cone.origin();
         let half_diagonal = 0.5 * (0..3).map(|a| (hi[a] - lo[a]).powi(2)).sum::<f64>().sqrt();
         step.shifts
@@ -407,7 +388,7 @@ impl<M: SkyMap> BornProjection<M> {
                         .clone()
                         .map(|i| unwrapped_pair(x0, x1, i, l))
                         .collect();
-                    for shift in &self.chunk_replicas(&step, x0, x1, range.clone()) {
+                    for shift in &self.chunk_replicas(&step, &ends) {
                         for (i, &(p0, p1)) in range.clone().zip(&ends) {
                             let (y0, y1) = self.relative(p0, p1, shift);
                             if !self.cone.crosses(y0, y1, step.r0, step.r1) {
@@ -446,6 +427,22 @@ struct Step {
     r0: f64,
     r1: f64,
     shifts: Vec<[f64; 3]>,
+}
+
+/// The empty box, identity of [`bounds`].
+const EMPTY_BOUNDS: ([f64; 3], [f64; 3]) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+
+/// The axis-aligned bounding box `(lo, hi)` of pairs of points (a particle's two step ends).
+fn bounds(points: impl IntoIterator<Item = ([f64; 3], [f64; 3])>) -> ([f64; 3], [f64; 3]) {
+    points
+        .into_iter()
+        .fold(EMPTY_BOUNDS, |(mut lo, mut hi), (p, q)| {
+            for a in 0..3 {
+                lo[a] = lo[a].min(p[a]).min(q[a]);
+                hi[a] = hi[a].max(p[a]).max(q[a]);
+            }
+            (lo, hi)
+        })
 }
 
 /// Unwrapped positions of particle `i` at both ends of a step: `x0` as given (`q + disp`
