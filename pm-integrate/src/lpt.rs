@@ -2,7 +2,7 @@
 
 use pm_cosmo::GrowthTable;
 use pm_fft::{Complex, Fft3d, Real};
-use pm_mesh::{FourierField, Lattice, Mesh, RealField};
+use pm_mesh::{FourierField, Lattice, Mesh};
 use rayon::prelude::*;
 
 use crate::spectral::{SerialSpectral, Spectral};
@@ -61,35 +61,13 @@ impl<T: Real> LptCotangent<T> {
     }
 }
 
-/// `out[k] = f(k) * src[k]` over a half-complex grid, parallel over x planes; `f` gets the
-/// wavevector and whether each component sits at its axis's Nyquist frequency.
-fn apply<T: Real>(
-    mesh: &Mesh,
-    src: &FourierField<T>,
-    out: &mut FourierField<T>,
-    f: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
-) {
-    apply_with(mesh, src, out, false, |k, nyq, _| f(k, nyq));
-}
-
-/// `out[k] = f(k) * src[k]` (or `out[k] += f(k) * src[k]` when `add`) over a half-complex
-/// grid, parallel over x planes, in f64 per mode; `f` gets the wavevector (h/Mpc), whether
-/// each component sits at its axis's Nyquist frequency, and the mode's z index (for the
-/// Hermitian weight of the adjoints).
-fn apply_with<T: Real>(
-    mesh: &Mesh,
-    src: &FourierField<T>,
-    out: &mut FourierField<T>,
-    add: bool,
-    f: impl Fn([f64; 3], [bool; 3], usize) -> Complex<f64> + Sync,
-) {
-    apply_block(mesh, src.as_slice(), out.as_slice_mut(), 0, add, f);
-}
-
-/// [`apply_with`] on a block `[nx][ny_l][nz/2+1]` of the half-complex grid holding the
-/// ky-rows `ky0..ky0 + ny_l` (`ny_l` from the length): the whole grid for `ky0 = 0`, or one
-/// rank's y-slab of a slab FFT. Each mode is computed independently, so a block gives
-/// bitwise the entries of the whole grid.
+/// `dst[k] = f(k) * src[k]` (or `dst[k] += f(k) * src[k]` when `add`), in f64 per mode, on a
+/// block `[nx][ny_l][nz/2+1]` of the half-complex grid holding the ky-rows `ky0..ky0 + ny_l`
+/// (`ny_l` from the length): the whole grid for `ky0 = 0`, or one rank's y-slab of a slab
+/// FFT; parallel over x planes. `f` gets the wavevector (h/Mpc), whether each component
+/// sits at its axis's Nyquist frequency, and the mode's z index (for the Hermitian weight
+/// of the adjoints). Each mode is computed independently, so a block gives bitwise the
+/// entries of the whole grid.
 pub(crate) fn apply_block<T: Real>(
     mesh: &Mesh,
     src: &[Complex<T>],
@@ -134,41 +112,45 @@ pub(crate) fn apply_block<T: Real>(
 }
 
 /// Adjoint of the inverse (complex-to-real) FFT followed by the multiplier `m(k)`, i.e. of
-/// `X -> IFFT(m X)`, in the stored-element convention of [`Lpt::vjp`]: for a real cotangent
-/// `ybar` it **adds** `conj(m(k)) (w_k / N) FFT(ybar)(k)` to `acc`, with `w_k` the Hermitian
-/// weight ([`Mesh::hermitian_weight`]: 1 on the `kz = 0` and `kz = nz/2` planes, 2
+/// `X -> IFFT(m X)`, on the blocks of `sp`, in the stored-element convention of
+/// [`Lpt::vjp`]: for a real cotangent `ybar` (the real block, used as scratch) it **adds**
+/// `conj(m(k)) (w_k / N) FFT(ybar)(k)` to `acc` (the Fourier block), with `w_k` the
+/// Hermitian weight ([`Mesh::hermitian_weight`]: 1 on the `kz = 0` and `kz = nz/2` planes, 2
 /// elsewhere) and `N` the number of cells. This is pm-fft's identity
 /// `<FFT x, Y>_w = N <x, IFFT Y>` with `<a, b>_w = sum_stored w_k Re(conj(a_k) b_k)`.
 fn inverse_vjp<T: Real>(
-    mesh: &Mesh,
-    ybar: RealField<T>,
-    plan: &dyn Fft3d<T>,
-    acc: &mut FourierField<T>,
+    sp: &dyn Spectral<T>,
+    mut ybar: Vec<T>,
+    acc: &mut [Complex<T>],
     m: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
 ) -> Result<(), IntegrateError> {
-    let mut ybar = ybar;
+    let mesh = sp.mesh();
     let n = mesh.n_cells() as f64;
-    let f = ybar.forward_in_place(plan)?;
-    apply_with(mesh, &f, acc, true, |k, nyq, jz| {
+    let mut f = vec![Complex::new(T::zero(), T::zero()); acc.len()];
+    sp.forward(&mut ybar, &mut f)?;
+    apply_block(mesh, &f, acc, sp.ky0(), true, |k, nyq, jz| {
         m(k, nyq).conj() * (mesh.hermitian_weight(jz) / n)
     });
     Ok(())
 }
 
-/// Adjoint of the forward (real-to-complex, unnormalised) FFT in the stored-element
-/// convention of [`Lpt::vjp`]: `xbar = N IFFT(Xbar / w_k)` (`w_k` the Hermitian weight), so
-/// that `sum_stored Re(conj(Xbar_k) FFT(x)_k) = sum_r xbar_r x_r` for every real `x`.
+/// Adjoint of the forward (real-to-complex, unnormalised) FFT on the blocks of `sp`, in the
+/// stored-element convention of [`Lpt::vjp`]: `xbar = N IFFT(Xbar / w_k)` (`w_k` the
+/// Hermitian weight), so that `sum_stored Re(conj(Xbar_k) FFT(x)_k) = sum_r xbar_r x_r` for
+/// every real `x`. Returns the real block.
 pub(crate) fn forward_vjp<T: Real>(
-    mesh: &Mesh,
-    xbar: &FourierField<T>,
-    plan: &dyn Fft3d<T>,
-) -> Result<RealField<T>, IntegrateError> {
+    sp: &dyn Spectral<T>,
+    xbar: &[Complex<T>],
+) -> Result<Vec<T>, IntegrateError> {
+    let mesh = sp.mesh();
     let n = mesh.n_cells() as f64;
-    let mut scaled = FourierField::zeros(*mesh);
-    apply_with(mesh, xbar, &mut scaled, false, |_, _, jz| {
+    let mut scaled = vec![Complex::new(T::zero(), T::zero()); xbar.len()];
+    apply_block(mesh, xbar, &mut scaled, sp.ky0(), false, |_, _, jz| {
         Complex::new(n / mesh.hermitian_weight(jz), 0.0)
     });
-    Ok(scaled.inverse_in_place(plan)?)
+    let mut out = vec![T::zero(); sp.real_len()];
+    sp.inverse(&mut scaled, &mut out)?;
+    Ok(out)
 }
 
 /// The multiplier of the spectral derivative `d/dx_a` times `sign`: `i sign k_a`, zero at
@@ -195,50 +177,24 @@ fn second_derivative(i: usize, j: usize) -> impl Fn([f64; 3], [bool; 3]) -> Comp
     }
 }
 
-/// The component `a` of per-particle vectors as a real field of the lattice's mesh.
-fn component<T: Real>(mesh: &Mesh, v: &[[T; 3]], a: usize) -> RealField<T> {
-    let mut f = RealField::zeros(*mesh);
-    f.as_slice_mut()
-        .par_iter_mut()
-        .zip(v.par_iter())
-        .for_each(|(o, v)| *o = v[a]);
-    f
+/// Component `a` of per-cell vectors (one `[T; 3]` per particle of the block).
+fn component<T: Real>(v: &[[T; 3]], a: usize) -> Vec<T> {
+    v.par_iter().map(|v| v[a]).collect()
 }
 
-/// Adjoint of [`gradient`]: for the cotangents `bar` of `sign grad phi` (one `[T; 3]` per
-/// cell), adds `sum_a conj(i sign k_a) (w_k / N) FFT(bar_a)(k)` (Nyquist-zeroed along `a`)
-/// to `acc`, the cotangent of `phi(k)`.
+/// Adjoint of [`gradient_block`]: for the cotangents `bar` of `sign grad phi` (one
+/// `[T; 3]` per cell of the real block), adds `sum_a conj(i sign k_a) (w_k / N)
+/// FFT(bar_a)(k)` (Nyquist-zeroed along `a`) to `acc`, the cotangent of `phi(k)`.
 fn gradient_vjp<T: Real>(
-    mesh: &Mesh,
+    sp: &dyn Spectral<T>,
     bar: &[[T; 3]],
     sign: f64,
-    plan: &dyn Fft3d<T>,
-    acc: &mut FourierField<T>,
+    acc: &mut [Complex<T>],
 ) -> Result<(), IntegrateError> {
     for a in 0..3 {
-        inverse_vjp(
-            mesh,
-            component(mesh, bar, a),
-            plan,
-            acc,
-            derivative(a, sign),
-        )?;
+        inverse_vjp(sp, component(bar, a), acc, derivative(a, sign))?;
     }
     Ok(())
-}
-
-/// The Hessian component `phi_ij(x) = IFFT(-k_i k_j phi(k))` (see [`second_derivative`]);
-/// `scratch` is a Fourier field of the mesh, overwritten.
-fn hessian<T: Real>(
-    mesh: &Mesh,
-    phi: &FourierField<T>,
-    i: usize,
-    j: usize,
-    plan: &dyn Fft3d<T>,
-    scratch: &mut FourierField<T>,
-) -> Result<RealField<T>, IntegrateError> {
-    apply(mesh, phi, scratch, second_derivative(i, j));
-    Ok(scratch.clone().inverse_in_place(plan)?)
 }
 
 /// The multiplier of `phi = -delta / k^2` (zero at `k = 0`): the potential of
@@ -252,14 +208,8 @@ fn inverse_laplacian(k: [f64; 3], _nyq: [bool; 3]) -> Complex<f64> {
     }
 }
 
-/// `phi(k) = -delta(k) / k^2` (zero at `k = 0`): the potential of `nabla^2 phi = delta`.
-fn potential<T: Real>(mesh: &Mesh, delta_k: &FourierField<T>) -> FourierField<T> {
-    let mut phi = FourierField::zeros(*mesh);
-    apply(mesh, delta_k, &mut phi, inverse_laplacian);
-    phi
-}
-
-/// [`potential`] on the Fourier block of `sp`.
+/// `phi(k) = -delta(k) / k^2` (zero at `k = 0`), the potential of `nabla^2 phi = delta`, on
+/// the Fourier block of `sp`.
 fn potential_block<T: Real>(sp: &dyn Spectral<T>, delta_k: &[Complex<T>]) -> Vec<Complex<T>> {
     let mut phi = vec![Complex::new(T::zero(), T::zero()); delta_k.len()];
     apply_block(
@@ -360,6 +310,93 @@ fn second_order<T: Real>(
     gradient_block(sp, &phi2, 1.0)
 }
 
+/// Vector-Jacobian product of [`lpt_fields`] on the blocks of `sp` (equations on
+/// [`Lpt::vjp`]): the cotangent of the linear modes (the Fourier block) for the cotangents of
+/// `psi1` and, for 2LPT, `psi2` (the real block's cells). Serial ([`Lpt::vjp`]) and
+/// distributed gradients share this code.
+pub(crate) fn lpt_fields_vjp<T: Real>(
+    sp: &dyn Spectral<T>,
+    modes: &[Complex<T>],
+    cotangent: &LptCotangent<T>,
+) -> Result<Vec<Complex<T>>, IntegrateError> {
+    let n = sp.real_len();
+    let lengths = [
+        ("psi1 cotangent", Some(cotangent.psi1.len())),
+        ("psi2 cotangent", cotangent.psi2.as_ref().map(Vec::len)),
+    ];
+    for (what, got) in lengths {
+        if let Some(got) = got.filter(|&g| g != n) {
+            return Err(IntegrateError::Length {
+                what,
+                expected: n,
+                got,
+            });
+        }
+    }
+    let phi1 = potential_block(sp, modes);
+    let mut phi1_bar = vec![Complex::new(T::zero(), T::zero()); modes.len()];
+    gradient_vjp(sp, &cotangent.psi1, -1.0, &mut phi1_bar)?;
+    if let Some(psi2_bar) = &cotangent.psi2 {
+        second_order_vjp(sp, &phi1, psi2_bar, &mut phi1_bar)?;
+    }
+    // phi1 = -delta / k^2 is a real diagonal multiplier: its own adjoint.
+    Ok(potential_block(sp, &phi1_bar))
+}
+
+/// Adds to `phi1_bar` the cotangent of `phi1(k)` through [`second_order`] for the
+/// cotangent `psi2_bar` of `psi2` (equations on [`Lpt::vjp`]).
+fn second_order_vjp<T: Real>(
+    sp: &dyn Spectral<T>,
+    phi1: &[Complex<T>],
+    psi2_bar: &[[T; 3]],
+    phi1_bar: &mut [Complex<T>],
+) -> Result<(), IntegrateError> {
+    let zero = Complex::new(T::zero(), T::zero());
+    let mut phi2_bar = vec![zero; phi1.len()];
+    gradient_vjp(sp, psi2_bar, 1.0, &mut phi2_bar)?;
+    let source_k_bar = potential_block(sp, &phi2_bar);
+    drop(phi2_bar);
+    let sbar = forward_vjp(sp, &source_k_bar)?;
+    drop(source_k_bar);
+    let mut scratch = vec![zero; phi1.len()];
+    let mut h = |i: usize, j: usize| filtered(sp, phi1, &mut scratch, second_derivative(i, j));
+    let diag = [h(0, 0)?, h(1, 1)?, h(2, 2)?];
+    // d S / d phi_ii = phi_jj + phi_kk.
+    for (i, j, k) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
+        let (hj, hk) = (&diag[j], &diag[k]);
+        let bar: Vec<T> = sbar
+            .par_iter()
+            .enumerate()
+            .map(|(c, s)| *s * (hj[c] + hk[c]))
+            .collect();
+        inverse_vjp(sp, bar, phi1_bar, second_derivative(i, i))?;
+    }
+    drop(diag);
+    // d S / d phi_ij = -2 phi_ij for i != j.
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        let mut bar = h(i, j)?;
+        bar.par_iter_mut()
+            .zip(sbar.par_iter())
+            .for_each(|(b, s)| *b = -(*b + *b) * *s);
+        inverse_vjp(sp, bar, phi1_bar, second_derivative(i, j))?;
+    }
+    Ok(())
+}
+
+/// The half-complex field of `mesh` whose elements (C order) are `data`.
+pub(crate) fn fourier_field<T: Real>(
+    mesh: Mesh,
+    data: Vec<Complex<T>>,
+) -> Result<FourierField<T>, IntegrateError> {
+    let array = ndarray::Array3::from_shape_vec(mesh.complex_shape(), data).map_err(|e| {
+        IntegrateError::Config {
+            what: "Fourier field",
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(FourierField::from_array(mesh, array)?)
+}
+
 /// `c1 psi1_i + c2 psi2_i` for every particle, in f64 per element, rounded once to `T`.
 pub(crate) fn combine_fields<T: Real>(
     psi1: &[[T; 3]],
@@ -446,73 +483,9 @@ impl<T: Real> Lpt<T> {
         plan: &dyn Fft3d<T>,
     ) -> Result<FourierField<T>, IntegrateError> {
         let mesh = *modes.mesh();
-        let n = mesh.n_cells();
-        let lengths = [
-            ("psi1 cotangent", Some(cotangent.psi1.len())),
-            ("psi2 cotangent", cotangent.psi2.as_ref().map(Vec::len)),
-        ];
-        for (what, got) in lengths {
-            if let Some(got) = got.filter(|&g| g != n) {
-                return Err(IntegrateError::Length {
-                    what,
-                    expected: n,
-                    got,
-                });
-            }
-        }
-        let phi1 = potential(&mesh, modes);
-        let mut phi1_bar = FourierField::zeros(mesh);
-        gradient_vjp(&mesh, &cotangent.psi1, -1.0, plan, &mut phi1_bar)?;
-        if let Some(psi2_bar) = &cotangent.psi2 {
-            Self::second_order_vjp(&mesh, &phi1, psi2_bar, plan, &mut phi1_bar)?;
-        }
-        // phi1 = -delta / k^2 is a real diagonal multiplier: its own adjoint.
-        Ok(potential(&mesh, &phi1_bar))
-    }
-
-    /// Adds to `phi1_bar` the cotangent of `phi1(k)` through [`Lpt::second_order`] for the
-    /// cotangent `psi2_bar` of `psi2` (equations on [`Lpt::vjp`]).
-    fn second_order_vjp(
-        mesh: &Mesh,
-        phi1: &FourierField<T>,
-        psi2_bar: &[[T; 3]],
-        plan: &dyn Fft3d<T>,
-        phi1_bar: &mut FourierField<T>,
-    ) -> Result<(), IntegrateError> {
-        let mut phi2_bar = FourierField::zeros(*mesh);
-        gradient_vjp(mesh, psi2_bar, 1.0, plan, &mut phi2_bar)?;
-        let source_k_bar = potential(mesh, &phi2_bar);
-        drop(phi2_bar);
-        let source_bar = forward_vjp(mesh, &source_k_bar, plan)?;
-        drop(source_k_bar);
-        let sbar = source_bar.as_slice();
-        let mut scratch = FourierField::zeros(*mesh);
-        let diag = [
-            hessian(mesh, phi1, 0, 0, plan, &mut scratch)?,
-            hessian(mesh, phi1, 1, 1, plan, &mut scratch)?,
-            hessian(mesh, phi1, 2, 2, plan, &mut scratch)?,
-        ];
-        // d S / d phi_ii = phi_jj + phi_kk.
-        for (i, j, k) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
-            let (hj, hk) = (diag[j].as_slice(), diag[k].as_slice());
-            let mut bar = RealField::<T>::zeros(*mesh);
-            bar.as_slice_mut()
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(c, b)| *b = sbar[c] * (hj[c] + hk[c]));
-            inverse_vjp(mesh, bar, plan, phi1_bar, second_derivative(i, i))?;
-        }
-        drop(diag);
-        // d S / d phi_ij = -2 phi_ij for i != j.
-        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
-            let mut bar = hessian(mesh, phi1, i, j, plan, &mut scratch)?;
-            bar.as_slice_mut()
-                .par_iter_mut()
-                .zip(sbar.par_iter())
-                .for_each(|(b, s)| *b = -(*b + *b) * *s);
-            inverse_vjp(mesh, bar, plan, phi1_bar, second_derivative(i, j))?;
-        }
-        Ok(())
+        let sp = SerialSpectral::new(mesh, plan)?;
+        let bar = lpt_fields_vjp(&sp, modes.as_slice(), cotangent)?;
+        fourier_field(mesh, bar)
     }
 
     /// The order of the fields (second when `psi2` is present).

@@ -26,6 +26,8 @@ use pm_mesh::{FourierField, Mesh, MeshError, RealField};
 use rayon::prelude::*;
 
 use crate::IntegrateError;
+use crate::lpt::forward_vjp;
+use crate::spectral::SerialSpectral;
 
 /// Options of the linear modes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -239,6 +241,71 @@ impl ModeAmplitudes {
             .collect();
         planes.into_iter().collect()
     }
+
+    /// Vector-Jacobian product of [`ModeAmplitudes::apply`] in place on a block (as there):
+    /// turns the cotangent of `delta_L(k)` into that of `W_k` (equations on
+    /// [`linear_modes_vjp`]). `w` is the block of `W_k` itself, needed (and required) only
+    /// for fixed amplitudes.
+    pub(crate) fn vjp<T: Real>(
+        &self,
+        power: &LinearPower<f64>,
+        block: &mut [Complex<T>],
+        w: Option<&[Complex<T>]>,
+        ky0: usize,
+    ) -> Result<(), IntegrateError> {
+        let w = match (self.options.fixed_amplitude, w) {
+            (false, _) => None,
+            (true, Some(w)) if w.len() == block.len() => Some(w),
+            (true, w) => {
+                return Err(IntegrateError::Length {
+                    what: "W_k for the fixed-amplitude Jacobian",
+                    expected: block.len(),
+                    got: w.map_or(0, <[_]>::len),
+                });
+            }
+        };
+        let [nx, _, nzc] = self.mesh.complex_shape();
+        let plane_len = block.len() / nx.max(1);
+        if plane_len == 0 {
+            return Ok(());
+        }
+        let ny_l = plane_len / nzc;
+        let sqrt_n = (self.mesh.n_cells() as f64).sqrt();
+        let sign = if self.options.phase_flip { -1.0 } else { 1.0 };
+        let (lookup, scale) = (&self.lookup, self.scale);
+        let planes: Vec<Result<(), IntegrateError>> = block
+            .par_chunks_mut(plane_len)
+            .enumerate()
+            .map(|(jx, plane)| {
+                for ly in 0..ny_l {
+                    for jz in 0..nzc {
+                        let i = ly * nzc + jz;
+                        let v = &mut plane[i];
+                        let f = sign * lookup.amplitude(power, scale, jx, ky0 + ly, jz)?;
+                        let (br, bi) = (v.re.as_f64(), v.im.as_f64());
+                        let (re, im) = match w {
+                            None => (f * br, f * bi),
+                            Some(w) => {
+                                let z = w[jx * plane_len + i];
+                                let (zr, zi) = (z.re.as_f64(), z.im.as_f64());
+                                let m = zr.hypot(zi);
+                                if m > 0.0 {
+                                    let c = f * sqrt_n / m;
+                                    let proj = (zr * br + zi * bi) / (m * m);
+                                    (c * (br - zr * proj), c * (bi - zi * proj))
+                                } else {
+                                    (0.0, 0.0)
+                                }
+                            }
+                        };
+                        *v = Complex::new(T::lit(re), T::lit(im));
+                    }
+                }
+                Ok(())
+            })
+            .collect();
+        planes.into_iter().collect()
+    }
 }
 
 /// Linear density modes `delta_L(k)` at a = 1 from unit-variance white noise: the
@@ -347,52 +414,23 @@ pub fn linear_modes_vjp<T: Real>(
         }
         .into());
     }
-    let n_cells = mesh.n_cells() as f64;
-    let scale = n_cells / mesh.volume();
-    let lookup = Lookup::new(&mesh, power, scale)?;
-    let sqrt_n = n_cells.sqrt();
-    let sign = if options.phase_flip { -1.0 } else { 1.0 };
-    let ny = mesh.shape()[1];
-    let nzc = mesh.complex_shape()[2];
+    let amplitudes = ModeAmplitudes::new(&mesh, power, options)?;
     // W_k, needed only by the fixed-amplitude Jacobian.
     let w_k = if options.fixed_amplitude {
         Some(noise.forward(plan)?)
     } else {
         None
     };
-    let mut w_bar = modes_bar.clone();
-    let planes: Vec<Result<(), IntegrateError>> = w_bar
-        .as_slice_mut()
-        .par_chunks_mut(ny * nzc)
-        .enumerate()
-        .map(|(jx, plane)| {
-            for jy in 0..ny {
-                for jz in 0..nzc {
-                    let i = jy * nzc + jz;
-                    let v = &mut plane[i];
-                    let f = sign * lookup.amplitude(power, scale, jx, jy, jz)?;
-                    let (br, bi) = (v.re.as_f64(), v.im.as_f64());
-                    let (re, im) = match &w_k {
-                        None => (f * br, f * bi),
-                        Some(w) => {
-                            let z = w.as_slice()[jx * ny * nzc + i];
-                            let (zr, zi) = (z.re.as_f64(), z.im.as_f64());
-                            let m = zr.hypot(zi);
-                            if m > 0.0 {
-                                let c = f * sqrt_n / m;
-                                let proj = (zr * br + zi * bi) / (m * m);
-                                (c * (br - zr * proj), c * (bi - zi * proj))
-                            } else {
-                                (0.0, 0.0)
-                            }
-                        }
-                    };
-                    *v = Complex::new(T::lit(re), T::lit(im));
-                }
-            }
-            Ok(())
-        })
-        .collect();
-    planes.into_iter().collect::<Result<(), _>>()?;
-    crate::lpt::forward_vjp(&mesh, &w_bar, plan)
+    let mut w_bar = modes_bar.as_slice().to_vec();
+    amplitudes.vjp(power, &mut w_bar, w_k.as_ref().map(|w| w.as_slice()), 0)?;
+    drop(w_k);
+    let sp = SerialSpectral::new(mesh, plan)?;
+    let noise_bar = forward_vjp(&sp, &w_bar)?;
+    let array = ndarray::Array3::from_shape_vec(mesh.shape(), noise_bar).map_err(|e| {
+        IntegrateError::Config {
+            what: "noise gradient",
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(RealField::from_array(mesh, array)?)
 }
