@@ -5,7 +5,7 @@ use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::{Lpt, PmForces, State, Stepper, ensure_accelerations, kdk_step, kick};
 
-use crate::reverse::AdjointCarry;
+use crate::reverse::{AdjointCarry, lpt_frame};
 use crate::{AdjointError, ReverseResult, StateCotangent};
 
 /// States saved by [`forward_checkpointed`]: the state (with its accelerations) at steps
@@ -92,7 +92,8 @@ pub fn reverse_checkpointed<T: Real, K: ForceKernel>(
         )));
     }
     let n = checkpoints.states[0].len();
-    let mut carry = AdjointCarry::new(stepper, forces, lpt, scale_factors, n, cotangent)?;
+    let mut carry = AdjointCarry::new(stepper, forces, scale_factors, n, cotangent)?;
+    let frame = lpt_frame(lpt);
 
     for (c, checkpoint) in checkpoints.states.iter().enumerate().rev() {
         let s0 = c * every;
@@ -116,14 +117,14 @@ pub fn reverse_checkpointed<T: Real, K: ForceKernel>(
             let here = states.last().expect("one state per boundary");
             let (a0, a1) = (scale_factors[i], scale_factors[i + 1]);
             let ah = 0.5 * (a0 + a1);
-            carry.kick2(i, next.acc.as_ref().expect("set by kdk_step"))?;
+            carry.kick2(i, next.acc.as_ref().expect("set by kdk_step"), frame)?;
             drop(next);
             let mut half = here.clone();
             kick(stepper, &mut half, a0, ah, a0, lpt)?;
-            carry.drift(i, &half.mom)?;
+            carry.drift(i, &half.mom, frame)?;
             drop(half);
             carry.force_vjp(i, &here.positions(), None)?;
-            carry.kick1(i, here.acc.as_ref().expect("set by kdk_step"))?;
+            carry.kick1(i, here.acc.as_ref().expect("set by kdk_step"), frame)?;
         }
     }
     Ok(carry.finish(checkpoints.states[0].clone()))

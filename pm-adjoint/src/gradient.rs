@@ -1,10 +1,11 @@
 //! `value_and_gradient`: an objective of a [`Simulation`] and its gradient with respect to the
 //! white noise, the linear modes, the LPT growth factors, the force and the step coefficients.
 
+use pm_cosmo::GrowthTable;
 use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::{
-    IntegrateError, Lpt, LptCotangent, Simulation, State, StepInfo, linear_modes_vjp,
+    IntegrateError, Lpt, LptCotangent, LptOrder, Simulation, State, StepInfo, linear_modes_vjp,
 };
 use pm_mesh::{FourierField, Positions, RealField};
 use rayon::prelude::*;
@@ -186,7 +187,14 @@ fn gradient_with<T: Real, K: ForceKernel>(
         Some(lpt) => lpt,
         None => sim.lpt_from_modes(&modes)?,
     };
-    let (psi_bar, lpt_growth) = initial_placement_vjp(sim, &lpt, a_start, x_bar, p_bar, back.lpt)?;
+    let (psi_bar, lpt_growth) = initial_placement_vjp(
+        sim.growth(),
+        a_start,
+        (lpt.psi1(), lpt.psi2()),
+        x_bar,
+        p_bar,
+        back.lpt,
+    )?;
     drop(lpt);
     let modes_bar = Lpt::vjp(&modes, &psi_bar, sim.particle_plan())?;
     drop(psi_bar);
@@ -224,25 +232,31 @@ fn gradient_with<T: Real, K: ForceKernel>(
 
 /// Adjoint of [`Lpt::state`] at `a_start` (`x0 = D1 psi1 + D2 psi2`, `p0 = gp1 psi1 +
 /// gp2 psi2`) added to the frame cotangents `frame` from the steps: returns the total
-/// cotangents of `psi1`, `psi2` and `dL/d(D1, D2, gp1, gp2)`.
-fn initial_placement_vjp<T: Real, K: ForceKernel>(
-    sim: &Simulation<T, K>,
-    lpt: &Lpt<T>,
+/// cotangents of `psi1`, `psi2` and `dL/d(D1, D2, gp1, gp2)` (this block's sums, for a
+/// block of the particles). `fields` are `(psi1, psi2)` in the order of `x_bar`, `p_bar`.
+pub(crate) fn initial_placement_vjp<T: Real>(
+    growth: &GrowthTable<f64>,
     a_start: f64,
+    fields: (&[[T; 3]], Option<&[[T; 3]]>),
     x_bar: &[[T; 3]],
     p_bar: &[[T; 3]],
     frame: Option<LptCotangent<T>>,
 ) -> Result<(LptCotangent<T>, [f64; 4]), AdjointError> {
-    let g = sim
-        .growth()
+    let g = growth
         .at(a_start)
         .map_err(pm_integrate::IntegrateError::from)?;
+    let (psi1, psi2) = fields;
     let n = x_bar.len();
-    let mut psi_bar = frame.unwrap_or_else(|| LptCotangent::zeros(n, lpt.order()));
+    let order = if psi2.is_some() {
+        LptOrder::Second
+    } else {
+        LptOrder::First
+    };
+    let mut psi_bar = frame.unwrap_or_else(|| LptCotangent::zeros(n, order));
     axpy(&mut psi_bar.psi1, g.d1, x_bar);
     axpy(&mut psi_bar.psi1, g.gp1, p_bar);
-    let mut lpt_growth = [dot(x_bar, lpt.psi1()), 0.0, dot(p_bar, lpt.psi1()), 0.0];
-    if let (Some(psi2), Some(bar2)) = (lpt.psi2(), psi_bar.psi2.as_mut()) {
+    let mut lpt_growth = [dot(x_bar, psi1), 0.0, dot(p_bar, psi1), 0.0];
+    if let (Some(psi2), Some(bar2)) = (psi2, psi_bar.psi2.as_mut()) {
         axpy(bar2, g.d2, x_bar);
         axpy(bar2, g.gp2, p_bar);
         lpt_growth[1] = dot(x_bar, psi2);

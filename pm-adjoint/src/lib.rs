@@ -14,6 +14,7 @@
 
 mod checkpoint;
 mod cosmology;
+mod distributed;
 mod error;
 mod gradient;
 mod objective;
@@ -27,6 +28,10 @@ pub use checkpoint::{Checkpoints, forward_checkpointed, reverse_checkpointed};
 pub use cosmology::{
     CosmologyCotangents, CosmologyGradient, ModeCotangent, cosmology_gradient, lpt_growth_gradient,
     modes_gradient, prefactor_gradient, run_cosmology_gradient, simulation_power, steps_gradient,
+};
+pub use distributed::{
+    DistributedGradient, DistributedInput, DistributedObjective, DistributedOutput, Gathered,
+    reverse_distributed, value_and_gradient_distributed,
 };
 pub use error::AdjointError;
 pub use gradient::{Gradient, value_and_gradient, value_and_gradient_along};

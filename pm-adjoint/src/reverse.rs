@@ -2,7 +2,10 @@
 
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{Coefficients, Lpt, LptCotangent, PmForces, State, Stepper, drift, kick};
+use pm_force::GravityVjp;
+use pm_integrate::{
+    Coefficients, Lpt, LptCotangent, LptOrder, PmForces, State, Stepper, drift, kick,
+};
 use pm_mesh::Positions;
 use rayon::prelude::*;
 
@@ -45,12 +48,14 @@ pub struct StepCoefficientGradients {
     pub psi: [f64; 6],
 }
 
-/// What the reverse integration returns.
+/// What the reverse integration returns; `S` is the state type ([`State`], or one rank's
+/// [`pm_integrate::LocalState`] for [`crate::reverse_distributed`], where every per-particle
+/// field is that rank's share).
 #[derive(Debug, Clone)]
-pub struct ReverseResult<T: Real> {
+pub struct ReverseResult<T: Real, S = State<T>> {
     /// The initial state, recovered by integrating backwards (compare it with the true one
     /// to measure reversibility).
-    pub initial: State<T>,
+    pub initial: S,
     /// Gradient with respect to the initial displacements and momenta.
     pub cotangent: StateCotangent<T>,
     /// Gradient with respect to the LPT fields `psi1`, `psi2` through the steps' LPT-frame
@@ -77,15 +82,56 @@ pub(crate) fn dot<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
         .sum()
 }
 
+/// The LPT fields `(psi1, psi2)` of the particles, in the order of the adjoint's arrays,
+/// for the steps' LPT-frame terms (COLA); `None` without them.
+pub(crate) type Frame<'a, T> = Option<(&'a [[T; 3]], Option<&'a [[T; 3]]>)>;
+
+/// The LPT fields of an [`Lpt`] as a [`Frame`].
+pub(crate) fn lpt_frame<T: Real>(lpt: Option<&Lpt<T>>) -> Frame<'_, T> {
+    lpt.map(|l| (l.psi1(), l.psi2()))
+}
+
 /// `<bar, psi1>` and `<bar, psi2>` (zero without LPT).
-fn psi_dots<T: Real>(bar: &[[T; 3]], lpt: Option<&Lpt<T>>) -> [f64; 2] {
-    match lpt {
+fn psi_dots<T: Real>(bar: &[[T; 3]], frame: Frame<'_, T>) -> [f64; 2] {
+    match frame {
         None => [0.0; 2],
-        Some(lpt) => {
-            let d1 = dot(bar, lpt.psi1());
-            let d2 = lpt.psi2().map_or(0.0, |p| dot(bar, p));
-            [d1, d2]
-        }
+        Some((psi1, psi2)) => [dot(bar, psi1), psi2.map_or(0.0, |p| dot(bar, p))],
+    }
+}
+
+/// The force whose vector-Jacobian product the adjoint needs: the serial
+/// [`pm_force::Gravity`] of a [`PmForces`], or a distributed solve.
+pub(crate) trait ForceAdjoint<T: Real> {
+    /// Number of force-kernel parameters.
+    fn n_params(&self) -> usize;
+    /// For `L = sum_i cotangent_i . F(x)_i` **adds** `dL/dx` into `grad` and returns
+    /// `dL/dc` and `dL/dtheta`; writes `F(x)` into `acc` when given.
+    fn vjp(
+        &self,
+        positions: &Positions<'_, T>,
+        cotangent: &[[T; 3]],
+        acc: Option<&mut [[T; 3]]>,
+        grad: &mut [[T; 3]],
+    ) -> Result<GravityVjp, AdjointError>;
+}
+
+impl<T: Real, K: ForceKernel> ForceAdjoint<T> for PmForces<T, K> {
+    fn n_params(&self) -> usize {
+        self.gravity.kernel().params().len()
+    }
+
+    fn vjp(
+        &self,
+        positions: &Positions<'_, T>,
+        cotangent: &[[T; 3]],
+        acc: Option<&mut [[T; 3]]>,
+        grad: &mut [[T; 3]],
+    ) -> Result<GravityVjp, AdjointError> {
+        let (gravity, c) = (&self.gravity, self.prefactor);
+        Ok(match acc {
+            Some(acc) => gravity.accelerations_and_vjp(positions, c, cotangent, acc, grad)?,
+            None => gravity.accelerations_vjp(positions, c, cotangent, grad)?,
+        })
     }
 }
 
@@ -114,10 +160,13 @@ fn scaled<T: Real>(s: f64, x: &[[T; 3]]) -> Vec<[T; 3]> {
 /// order: [`Self::kick2`] with `F(x_{i+1})`, [`Self::drift`] with the half-step momenta
 /// `p_h`, [`Self::force_vjp`] at `x_i`, [`Self::kick1`] with `F(x_i)`; before the first,
 /// [`Self::force_vjp`] at the final positions.
-pub(crate) struct AdjointCarry<'a, T: Real, K: ForceKernel> {
+///
+/// The LPT fields of the frame terms (COLA) are passed to each update in the order of the
+/// adjoint arrays; a distributed run moves those arrays with its particles
+/// ([`Self::cotangent_arrays`]).
+pub(crate) struct AdjointCarry<'a, T: Real> {
     stepper: &'a dyn Stepper,
-    forces: &'a PmForces<T, K>,
-    lpt: Option<&'a Lpt<T>>,
+    force: &'a dyn ForceAdjoint<T>,
     scale_factors: &'a [f64],
     x_bar: Vec<[T; 3]>,
     p_bar: Vec<[T; 3]>,
@@ -127,12 +176,11 @@ pub(crate) struct AdjointCarry<'a, T: Real, K: ForceKernel> {
     steps: Vec<StepCoefficientGradients>,
 }
 
-impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
+impl<'a, T: Real> AdjointCarry<'a, T> {
     /// Checks the cotangent against `n` particles and the schedule (at least one step).
     pub(crate) fn new(
         stepper: &'a dyn Stepper,
-        forces: &'a PmForces<T, K>,
-        lpt: Option<&'a Lpt<T>>,
+        force: &'a dyn ForceAdjoint<T>,
         scale_factors: &'a [f64],
         n: usize,
         cotangent: StateCotangent<T>,
@@ -157,14 +205,13 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
         }
         Ok(Self {
             stepper,
-            forces,
-            lpt,
+            force,
             scale_factors,
             x_bar: cotangent.disp,
             p_bar: cotangent.mom,
             psi_bar: None,
             prefactor: 0.0,
-            params: vec![0.0; forces.gravity.kernel().params().len()],
+            params: vec![0.0; force.n_params()],
             steps: vec![StepCoefficientGradients::default(); steps],
         })
     }
@@ -188,16 +235,34 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
         ))
     }
 
+    /// The per-particle arrays of the adjoint (`x_bar`, `p_bar`, and the LPT-field
+    /// cotangents once allocated), to move with the particles.
+    pub(crate) fn cotangent_arrays(&mut self) -> Vec<&mut Vec<[T; 3]>> {
+        let mut out = vec![&mut self.x_bar, &mut self.p_bar];
+        if let Some(psi) = self.psi_bar.as_mut() {
+            out.push(&mut psi.psi1);
+            if let Some(p2) = psi.psi2.as_mut() {
+                out.push(p2);
+            }
+        }
+        out
+    }
+
     /// `psi_bar += c.psi1 * bar` (and `c.psi2 * bar`) for an update with LPT-frame terms.
-    fn frame(&mut self, c: Coefficients, which_p: bool) {
-        let Some(lpt) = self.lpt else { return };
+    fn frame(&mut self, c: Coefficients, which_p: bool, frame: Frame<'_, T>) {
+        let Some((_, psi2)) = frame else { return };
         if c.psi1 == 0.0 && c.psi2 == 0.0 {
             return;
         }
         let n = self.x_bar.len();
+        let order = if psi2.is_some() {
+            LptOrder::Second
+        } else {
+            LptOrder::First
+        };
         let psi_bar = self
             .psi_bar
-            .get_or_insert_with(|| LptCotangent::zeros(n, lpt.order()));
+            .get_or_insert_with(|| LptCotangent::zeros(n, order));
         let bar = if which_p { &self.p_bar } else { &self.x_bar };
         axpy(&mut psi_bar.psi1, c.psi1, bar);
         if let Some(p2) = psi_bar.psi2.as_mut() {
@@ -223,12 +288,7 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
             s += self.coefficients(i - 1)?.2.scale;
         }
         let v = scaled(s, &self.p_bar);
-        let gravity = &self.forces.gravity;
-        let c = self.forces.prefactor;
-        let vjp = match acc {
-            Some(acc) => gravity.accelerations_and_vjp(positions, c, &v, acc, &mut self.x_bar)?,
-            None => gravity.accelerations_vjp(positions, c, &v, &mut self.x_bar)?,
-        };
+        let vjp = self.force.vjp(positions, &v, acc, &mut self.x_bar)?;
         self.prefactor += vjp.prefactor;
         for (g, v) in self.params.iter_mut().zip(vjp.params) {
             *g += v;
@@ -238,12 +298,17 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
 
     /// Adjoint of the second half kick of step `i`, `p1 = p_h + k2 F(x1) + frame`:
     /// `p_bar_h = p_bar1`; records `<p_bar, F(x1)>` and the frame terms.
-    pub(crate) fn kick2(&mut self, i: usize, acc_next: &[[T; 3]]) -> Result<(), AdjointError> {
+    pub(crate) fn kick2(
+        &mut self,
+        i: usize,
+        acc_next: &[[T; 3]],
+        frame: Frame<'_, T>,
+    ) -> Result<(), AdjointError> {
         let (_, _, k2) = self.coefficients(i)?;
         let g = &mut self.steps[i];
         g.kick2 = dot(&self.p_bar, acc_next);
-        [g.psi[4], g.psi[5]] = psi_dots(&self.p_bar, self.lpt);
-        self.frame(k2, true);
+        [g.psi[4], g.psi[5]] = psi_dots(&self.p_bar, frame);
+        self.frame(k2, true, frame);
         Ok(())
     }
 
@@ -254,12 +319,17 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
 
     /// Adjoint of the drift of step `i`, `x1 = x0 + d p_h + frame`: `x_bar0 = x_bar1`,
     /// `p_bar_h += d x_bar1`; records `<x_bar, p_h>` and the frame terms.
-    pub(crate) fn drift(&mut self, i: usize, p_half: &[[T; 3]]) -> Result<(), AdjointError> {
+    pub(crate) fn drift(
+        &mut self,
+        i: usize,
+        p_half: &[[T; 3]],
+        frame: Frame<'_, T>,
+    ) -> Result<(), AdjointError> {
         let (_, d, _) = self.coefficients(i)?;
         let g = &mut self.steps[i];
         g.drift = dot(&self.x_bar, p_half);
-        [g.psi[2], g.psi[3]] = psi_dots(&self.x_bar, self.lpt);
-        self.frame(d, false);
+        [g.psi[2], g.psi[3]] = psi_dots(&self.x_bar, frame);
+        self.frame(d, false, frame);
         axpy(&mut self.p_bar, d.scale, &self.x_bar);
         Ok(())
     }
@@ -267,17 +337,22 @@ impl<'a, T: Real, K: ForceKernel> AdjointCarry<'a, T, K> {
     /// Adjoint of the first half kick of step `i`, `p_h = p0 + k1 F(x0) + frame` (its force
     /// VJP is done by [`Self::force_vjp`] at `x0`): `p_bar0 = p_bar_h`; records
     /// `<p_bar, F(x0)>` and the frame terms.
-    pub(crate) fn kick1(&mut self, i: usize, acc: &[[T; 3]]) -> Result<(), AdjointError> {
+    pub(crate) fn kick1(
+        &mut self,
+        i: usize,
+        acc: &[[T; 3]],
+        frame: Frame<'_, T>,
+    ) -> Result<(), AdjointError> {
         let (k1, _, _) = self.coefficients(i)?;
         let g = &mut self.steps[i];
         g.kick1 = dot(&self.p_bar, acc);
-        [g.psi[0], g.psi[1]] = psi_dots(&self.p_bar, self.lpt);
-        self.frame(k1, true);
+        [g.psi[0], g.psi[1]] = psi_dots(&self.p_bar, frame);
+        self.frame(k1, true, frame);
         Ok(())
     }
 
     /// The gradients, with `initial` the state at the first scale factor.
-    pub(crate) fn finish(self, initial: State<T>) -> ReverseResult<T> {
+    pub(crate) fn finish<S>(self, initial: S) -> ReverseResult<T, S> {
         ReverseResult {
             initial,
             cotangent: StateCotangent {
@@ -349,8 +424,9 @@ pub fn reverse_with<T: Real, K: ForceKernel>(
             state.a, scale_factors
         )));
     }
-    let mut carry = AdjointCarry::new(stepper, forces, lpt, scale_factors, n, cotangent)?;
+    let mut carry = AdjointCarry::new(stepper, forces, scale_factors, n, cotangent)?;
     let steps = carry.steps();
+    let frame = lpt_frame(lpt);
 
     // The VJP at the final positions (second half kick of the last step), and F(x_N).
     let mut acc = vec![[T::zero(); 3]; n];
@@ -362,14 +438,14 @@ pub fn reverse_with<T: Real, K: ForceKernel>(
         let ah = 0.5 * (a0 + a1);
 
         // Undo the second half kick: p_h = p1 - k2 F(x1).
-        carry.kick2(i, state.acc.as_ref().expect("set above or below"))?;
+        carry.kick2(i, state.acc.as_ref().expect("set above or below"), frame)?;
         kick(stepper, &mut state, a1, ah, a1, lpt)?;
 
         // Undo the drift: x0 = x1 - d p_h (the drift moves only the displacements, so
         // p_h is the same before and after).
         match observable {
             None => {
-                carry.drift(i, &state.mom)?;
+                carry.drift(i, &state.mom, frame)?;
                 drift(stepper, &mut state, a1, a0, ah, lpt)?;
             }
             Some(obs) => {
@@ -392,7 +468,7 @@ pub fn reverse_with<T: Real, K: ForceKernel>(
                 )?;
                 drop(x1);
                 carry.add_to_x_bar(&x1_bar);
-                carry.drift(i, &state.mom)?;
+                carry.drift(i, &state.mom, frame)?;
                 carry.add_to_x_bar(&x0_bar);
             }
         }
@@ -403,7 +479,7 @@ pub fn reverse_with<T: Real, K: ForceKernel>(
         state.acc = Some(acc);
 
         // Undo the first half kick: p0 = p_h - k1 F(x0).
-        carry.kick1(i, state.acc.as_ref().expect("just set"))?;
+        carry.kick1(i, state.acc.as_ref().expect("just set"), frame)?;
         kick(stepper, &mut state, ah, a0, a0, lpt)?;
         state.a = a0;
     }

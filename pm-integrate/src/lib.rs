@@ -28,7 +28,7 @@ mod state;
 mod stepper;
 mod steppers;
 
-pub use distributed::{DistributedLpt, DistributedRun, LocalState};
+pub use distributed::{DistributedLpt, DistributedRun, LocalState, NoiseCotangent};
 pub use error::IntegrateError;
 pub use forces::{Forces, PmForces};
 pub use lpt::{Lpt, LptCotangent, LptOrder};

@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod cosmology_gradient;
+mod distributed;
 mod noise_gradient;
 mod objectives;
 mod reconstruction;

@@ -3,16 +3,16 @@
 use std::ops::Range;
 
 use pm_cosmo::GrowthTable;
-use pm_decomp::{Comm, CommData, Decomposition, SlabFft};
+use pm_decomp::{Comm, CommData, Decomposition, SlabDecomposition, SlabFft};
 use pm_fft::{Complex, Real};
 use pm_mesh::{Lattice, Mesh};
 
-use crate::lpt::{combine_fields, lpt_fields};
+use crate::lpt::{combine_fields, forward_vjp, lpt_fields, lpt_fields_vjp};
 use crate::modes::ModeAmplitudes;
 use crate::spectral::SlabSpectral;
 use crate::{
-    IntegrateError, LocalState, LptOrder, ModeOptions, NoiseSource, read_white_noise_npy,
-    white_noise_block,
+    IntegrateError, LocalState, LptCotangent, LptOrder, ModeOptions, NoiseSource,
+    read_white_noise_npy, white_noise_block,
 };
 
 /// The LPT displacement fields at unit growth (see [`crate::Lpt`]) of the particles of one
@@ -64,26 +64,14 @@ impl<T: Real + CommData> DistributedLpt<T> {
             .into());
         }
         let xr = decomp.x_range(decomp.rank());
-        let local_shape = [xr.len(), shape[1], shape[2]];
-        let block = match noise {
-            NoiseSource::Seed(seed) => {
-                white_noise_block::<T>(shape, [xr.start, 0, 0], local_shape, *seed)
-            }
-            NoiseSource::File(path) => {
-                let all = read_white_noise_npy::<T>(path, shape)?;
-                all.slice(ndarray::s![xr.clone(), .., ..]).to_owned()
-            }
-        };
-        // Logical (C) order whatever the array's layout.
-        let mut real: Vec<T> = block.iter().copied().collect();
-        drop(block);
-        let amplitudes = ModeAmplitudes::new(mesh, power, modes)?;
         let sp = SlabSpectral {
             mesh: *mesh,
             fft,
             comm,
         };
+        let amplitudes = ModeAmplitudes::new(mesh, power, modes)?;
         let mut delta = vec![Complex::new(T::zero(), T::zero()); fft.complex_len()];
+        let mut real = noise_block(decomp, noise)?;
         fft.forward(comm, &mut real, &mut delta)?;
         drop(real);
         amplitudes.apply(power, &mut delta, crate::spectral::Spectral::ky0(&sp))?;
@@ -96,6 +84,93 @@ impl<T: Real + CommData> DistributedLpt<T> {
             psi2,
         })
     }
+
+    /// Vector-Jacobian product of [`DistributedLpt::new`] (same arguments) for the
+    /// cotangents `cotangent` of this rank's fields: this rank's blocks of the gradients
+    /// with respect to the linear modes and the white noise. The serial
+    /// [`crate::Lpt::vjp`] and [`crate::linear_modes_vjp`], with the same per-mode and
+    /// per-cell functions, through the slab FFT; the noise and modes are recomputed.
+    /// Collective.
+    ///
+    /// Errors: as [`DistributedLpt::new`], and cotangents of the wrong length.
+    #[allow(clippy::too_many_arguments)]
+    pub fn noise_vjp(
+        comm: &dyn Comm,
+        mesh: &Mesh,
+        fft: &SlabFft<T>,
+        noise: &NoiseSource,
+        power: &pm_cosmo::LinearPower<f64>,
+        modes: ModeOptions,
+        cotangent: &LptCotangent<T>,
+    ) -> Result<NoiseCotangent<T>, IntegrateError> {
+        let decomp = fft.decomposition();
+        if decomp.shape() != mesh.shape() {
+            return Err(pm_mesh::MeshError::MeshMismatch {
+                what: format!(
+                    "slab FFT of shape {:?} for the particle grid {:?}",
+                    decomp.shape(),
+                    mesh.shape()
+                ),
+            }
+            .into());
+        }
+        let sp = SlabSpectral {
+            mesh: *mesh,
+            fft,
+            comm,
+        };
+        let ky0 = crate::spectral::Spectral::ky0(&sp);
+        let amplitudes = ModeAmplitudes::new(mesh, power, modes)?;
+        let mut w = vec![Complex::new(T::zero(), T::zero()); fft.complex_len()];
+        let mut real = noise_block(decomp, noise)?;
+        fft.forward(comm, &mut real, &mut w)?;
+        drop(real);
+        let mut delta = w.clone();
+        amplitudes.apply(power, &mut delta, ky0)?;
+        let modes_bar = lpt_fields_vjp(&sp, &delta, cotangent)?;
+        drop(delta);
+        let mut w_bar = modes_bar.clone();
+        amplitudes.vjp(power, &mut w_bar, Some(&w), ky0)?;
+        drop(w);
+        let noise_bar = forward_vjp(&sp, &w_bar)?;
+        Ok(NoiseCotangent {
+            modes: modes_bar,
+            noise: noise_bar,
+        })
+    }
+}
+
+/// This rank's blocks of the gradients with respect to the linear modes and the white
+/// noise, from [`DistributedLpt::noise_vjp`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoiseCotangent<T: Real> {
+    /// `dL/d delta_L(k)` on this rank's ky-rows of the half-complex grid
+    /// (`[nx][rows][nz/2 + 1]`), in the stored-element convention of [`crate::Lpt::vjp`].
+    pub modes: Vec<Complex<T>>,
+    /// `dL/d noise(x)` on this rank's x-planes of the particle grid, C order.
+    pub noise: Vec<T>,
+}
+
+/// This rank's block of the white noise (the x-planes of `decomp`, C order): drawn from
+/// the seed for these planes only, or read whole from the file and cut.
+pub(crate) fn noise_block<T: Real>(
+    decomp: &SlabDecomposition,
+    noise: &NoiseSource,
+) -> Result<Vec<T>, IntegrateError> {
+    let shape = decomp.shape();
+    let xr = decomp.x_range(decomp.rank());
+    let local_shape = [xr.len(), shape[1], shape[2]];
+    let block = match noise {
+        NoiseSource::Seed(seed) => {
+            white_noise_block::<T>(shape, [xr.start, 0, 0], local_shape, *seed)
+        }
+        NoiseSource::File(path) => {
+            let all = read_white_noise_npy::<T>(path, shape)?;
+            all.slice(ndarray::s![xr, .., ..]).to_owned()
+        }
+    };
+    // Logical (C) order whatever the array's layout.
+    Ok(block.iter().copied().collect())
 }
 
 impl<T: Real> DistributedLpt<T> {

@@ -3,6 +3,7 @@
 use pm_decomp::{Comm, CommData, CommExt};
 use pm_fft::Real;
 use pm_mesh::Lattice;
+use rayon::prelude::*;
 
 use crate::{IntegrateError, State};
 
@@ -111,6 +112,17 @@ impl<T: Real> LocalState<T> {
     pub fn position(&self, i: usize) -> [f64; 3] {
         let q = self.lattice.q(self.ids[i] as usize);
         std::array::from_fn(|a| q[a] + self.disp[i][a].as_f64())
+    }
+}
+
+impl<T: Real> LocalState<T> {
+    /// Positions of every local particle (`q + disp`, not wrapped) rounded to `T`, Mpc/h:
+    /// what the distributed force solve is handed.
+    pub fn force_positions(&self) -> Vec<[T; 3]> {
+        (0..self.len())
+            .into_par_iter()
+            .map(|i| self.position(i).map(T::lit))
+            .collect()
     }
 }
 

@@ -42,6 +42,6 @@ mod initial;
 mod local;
 mod run;
 
-pub use initial::DistributedLpt;
+pub use initial::{DistributedLpt, NoiseCotangent};
 pub use local::LocalState;
 pub use run::DistributedRun;

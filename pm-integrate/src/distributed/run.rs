@@ -9,8 +9,9 @@ use pm_force::{ForceKernel, SlabGravity};
 use pm_mesh::Positions;
 use rayon::prelude::*;
 
+use super::initial::noise_block;
 use crate::stepper::update_fields;
-use crate::{DistributedLpt, IntegrateError, LocalState, Simulation};
+use crate::{DistributedLpt, IntegrateError, LocalState, LptCotangent, NoiseCotangent, Simulation};
 
 /// The forward run of a [`Simulation`] distributed over the ranks of a communicator: the
 /// same initial conditions, stepper and force as [`Simulation::run`], with each rank holding
@@ -145,6 +146,37 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         self.particle_fft.decomposition()
     }
 
+    /// The distributed force solve (for its VJP, [`pm_force::SlabGravity::accelerations_vjp`]).
+    pub fn gravity(&self) -> &SlabGravity<T, &'s K> {
+        &self.gravity
+    }
+
+    /// This rank's block of the simulation's white noise: the x-planes
+    /// [`DistributedRun::particle_decomposition`] gives it, C order. Local (a noise file is
+    /// read whole).
+    pub fn noise_block(&self) -> Result<Vec<T>, IntegrateError> {
+        noise_block(self.particle_decomposition(), self.sim.noise_source())
+    }
+
+    /// [`DistributedLpt::noise_vjp`] for this run's initial conditions: this rank's blocks
+    /// of the gradients with respect to the linear modes and the white noise, for the
+    /// cotangents of its LPT fields ([`DistributedRun::lpt`]). Collective.
+    pub fn noise_vjp(
+        &self,
+        comm: &dyn Comm,
+        cotangent: &LptCotangent<T>,
+    ) -> Result<NoiseCotangent<T>, IntegrateError> {
+        DistributedLpt::noise_vjp(
+            comm,
+            self.sim.particle_mesh(),
+            &self.particle_fft,
+            self.sim.noise_source(),
+            self.sim.power(),
+            self.sim.mode_options(),
+            cotangent,
+        )
+    }
+
     /// The LPT fields of this rank's slab of the particle lattice. Collective.
     pub fn lpt(&self, comm: &dyn Comm) -> Result<DistributedLpt<T>, IntegrateError> {
         DistributedLpt::new(
@@ -231,33 +263,55 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         state: &mut LocalState<T>,
         a1: f64,
     ) -> Result<(), IntegrateError> {
-        let stepper = self.sim.stepper();
         let a0 = state.a;
         let ah = 0.5 * (a0 + a1);
         self.ensure_accelerations(comm, state)?;
-        self.kick(state, stepper.kick(a0, ah, a0)?)?;
-        let c = stepper.drift(a0, a1, ah)?;
-        let psi = state.psi1.as_deref().map(|p1| (p1, state.psi2.as_deref()));
-        update_fields(&mut state.disp, &state.mom, c, psi)?;
-        state.acc = None;
+        self.kick(state, a0, ah, a0)?;
+        self.drift(state, a0, a1, ah)?;
         self.migrate(comm, state)?;
         self.ensure_accelerations(comm, state)?;
-        self.kick(state, stepper.kick(ah, a1, a1)?)?;
+        self.kick(state, ah, a1, a1)?;
         state.a = a1;
         Ok(())
     }
 
-    fn kick(
+    /// Kicks `state.mom` from `a_from` to `a_to` with the cached accelerations, taken at
+    /// `a_force` (the stepper's kick coefficients, with COLA's frame terms from the carried
+    /// LPT fields), as [`crate::kick`]. Local: no communication.
+    ///
+    /// Errors: no cached accelerations, a COLA stepper without the LPT fields, the
+    /// stepper's errors.
+    pub fn kick(
         &self,
         state: &mut LocalState<T>,
-        c: crate::Coefficients,
+        a_from: f64,
+        a_to: f64,
+        a_force: f64,
     ) -> Result<(), IntegrateError> {
+        let c = self.sim.stepper().kick(a_from, a_to, a_force)?;
         let acc = state.acc.as_ref().ok_or_else(|| IntegrateError::Config {
             what: "state",
             reason: "kick needs the accelerations; compute them first".into(),
         })?;
         let psi = state.psi1.as_deref().map(|p1| (p1, state.psi2.as_deref()));
         update_fields(&mut state.mom, acc, c, psi)
+    }
+
+    /// Drifts `state.disp` from `a_from` to `a_to` with the momenta, taken at `a_mom`, as
+    /// [`crate::drift`]; drops the cached accelerations. Local: the particles are not
+    /// migrated ([`DistributedRun::migrate`]).
+    pub fn drift(
+        &self,
+        state: &mut LocalState<T>,
+        a_from: f64,
+        a_to: f64,
+        a_mom: f64,
+    ) -> Result<(), IntegrateError> {
+        let c = self.sim.stepper().drift(a_from, a_to, a_mom)?;
+        let psi = state.psi1.as_deref().map(|p1| (p1, state.psi2.as_deref()));
+        update_fields(&mut state.disp, &state.mom, c, psi)?;
+        state.acc = None;
+        Ok(())
     }
 
     /// Moves every particle to the rank owning its x-plane of the force mesh, with all its
@@ -267,15 +321,36 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         comm: &dyn Comm,
         state: &mut LocalState<T>,
     ) -> Result<(), IntegrateError> {
+        self.migrate_with(comm, state, &mut [])
+    }
+
+    /// [`DistributedRun::migrate`], moving the per-particle arrays `extra` (one row per
+    /// local particle each, such as the adjoint's cotangents) with the particles. Collective.
+    ///
+    /// Errors: an array of `extra` whose length is not the state's, and the migration's.
+    pub fn migrate_with(
+        &self,
+        comm: &dyn Comm,
+        state: &mut LocalState<T>,
+        extra: &mut [&mut Vec<[T; 3]>],
+    ) -> Result<(), IntegrateError> {
         self.migration_time
-            .time(|| self.migrate_untimed(comm, state))
+            .time(|| self.migrate_untimed(comm, state, extra))
     }
 
     fn migrate_untimed(
         &self,
         comm: &dyn Comm,
         state: &mut LocalState<T>,
+        extra: &mut [&mut Vec<[T; 3]>],
     ) -> Result<(), IntegrateError> {
+        if let Some(v) = extra.iter().find(|v| v.len() != state.len()) {
+            return Err(IntegrateError::Length {
+                what: "array migrated with the particles",
+                expected: state.len(),
+                got: v.len(),
+            });
+        }
         if comm.size() == 1 {
             // One rank owns every plane: nothing moves (the force solve checks positions).
             return Ok(());
@@ -296,6 +371,9 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
                 *v = mig.forward(comm, v)?;
             }
         }
+        for v in extra.iter_mut() {
+            **v = mig.forward(comm, v)?;
+        }
         Ok(())
     }
 
@@ -310,10 +388,7 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         if state.acc.is_some() {
             return Ok(());
         }
-        let x: Vec<[T; 3]> = (0..state.len())
-            .into_par_iter()
-            .map(|i| state.position(i).map(T::lit))
-            .collect();
+        let x = state.force_positions();
         let mut acc = vec![[T::zero(); 3]; state.len()];
         self.gravity.accelerations(
             comm,
