@@ -43,6 +43,10 @@ enum Command {
         /// decomposition, particle migration; the result equals the 1-rank run to rounding).
         #[arg(long, default_value_t = 1)]
         ranks: usize,
+        /// Split the run over the processes of an MPI job, one rank each: launch as
+        /// `mpirun -np N pm run CONFIG --mpi` (needs a pm built with `--features mpi`).
+        #[arg(long, conflicts_with = "ranks")]
+        mpi: bool,
     },
     /// Write the commented default config.
     Init {
@@ -120,6 +124,63 @@ fn main() -> ExitCode {
     }
 }
 
+/// The closing lines of `pm run`.
+fn print_summary(summary: &pm_cli::run::RunSummary) {
+    for s in &summary.snapshots {
+        println!("wrote {}", s.display());
+    }
+    println!(
+        "done: {:.2} s wall, peak memory {}, {:.3e} particle-steps/s, {} threads",
+        summary.wall_seconds,
+        summary
+            .peak_memory_bytes
+            .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+            .unwrap_or_else(|| "unknown".into()),
+        summary.particle_steps_per_second,
+        summary.threads
+    );
+}
+
+/// `pm run --mpi`: this process's rank of the MPI job runs its share ([`pm_cli::run::run_on`]);
+/// rank 0 prints. An error ends the process with status 1 at once (after printing it with
+/// the rank), so that `mpirun` stops the other ranks instead of leaving them waiting.
+#[cfg(feature = "mpi")]
+fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
+    use pm_decomp::Comm;
+    let Some(universe) = pm_decomp::mpi::initialize() else {
+        return Err(CliError::Config {
+            key: "--mpi".into(),
+            reason: "MPI was already initialised in this process".into(),
+        });
+    };
+    let comm = pm_decomp::MpiComm::world(&universe);
+    let rank = comm.rank();
+    match pm_cli::run::run_on(plan, options, &comm) {
+        Ok(summary) => {
+            if rank == 0 && options.progress {
+                println!("pm run --mpi: {} ranks", comm.size());
+                print_summary(&summary);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("pm run --mpi, rank {rank}: error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Without the `mpi` feature, `--mpi` is refused with how to get it.
+#[cfg(not(feature = "mpi"))]
+fn run_mpi(_plan: &RunPlan, _options: &RunOptions) -> Result<(), CliError> {
+    Err(CliError::Config {
+        key: "--mpi".into(),
+        reason: "this pm was built without MPI; build it with \
+                 `cargo build --release -p pm-cli --features mpi` (needs an MPI library and libclang)"
+            .into(),
+    })
+}
+
 /// The config at `path` (or the default) and the directory its relative paths start from.
 fn load(path: Option<&Path>) -> Result<RunPlan, CliError> {
     match path {
@@ -139,11 +200,24 @@ fn execute(command: Command) -> Result<(), CliError> {
             overwrite,
             quiet,
             ranks,
+            mpi,
         } => {
             let plan = load(config.as_deref())?;
-            pm_cli::run::check_ranks(&plan, ranks)?;
+            if !mpi {
+                pm_cli::run::check_ranks(&plan, ranks)?;
+            }
             install_interrupt_handler()?;
             let directory = output.unwrap_or_else(|| plan.config.output.directory.clone());
+            let options = RunOptions {
+                directory,
+                overwrite,
+                progress: !quiet,
+                ranks,
+            };
+            if mpi {
+                return run_mpi(&plan, &options);
+            }
+            let directory = &options.directory;
             let s = &plan.config.simulation;
             if !quiet {
                 println!(
@@ -166,29 +240,9 @@ fn execute(command: Command) -> Result<(), CliError> {
                     directory.display()
                 );
             }
-            let summary = run(
-                &plan,
-                &RunOptions {
-                    directory,
-                    overwrite,
-                    progress: !quiet,
-                    ranks,
-                },
-            )?;
+            let summary = run(&plan, &options)?;
             if !quiet {
-                for s in &summary.snapshots {
-                    println!("wrote {}", s.display());
-                }
-                println!(
-                    "done: {:.2} s wall, peak memory {}, {:.3e} particle-steps/s, {} threads",
-                    summary.wall_seconds,
-                    summary
-                        .peak_memory_bytes
-                        .map(|b| format!("{:.0} MB", b as f64 / 1e6))
-                        .unwrap_or_else(|| "unknown".into()),
-                    summary.particle_steps_per_second,
-                    summary.threads
-                );
+                print_summary(&summary);
             }
             Ok(())
         }

@@ -139,15 +139,7 @@ fn clear_previous_run(dir: &Path) -> Result<(), CliError> {
 pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError> {
     prepare_directory(&options.directory, options.overwrite)?;
     let start = Instant::now();
-    let threads = plan.config.simulation.threads;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| CliError::Config {
-            key: "simulation.threads".into(),
-            reason: e.to_string(),
-        })?;
-    let threads = pool.current_num_threads();
+    let pool = thread_pool(plan)?;
     check_ranks(plan, options.ranks)?;
     let snapshots = pool.install(|| match (plan.config.simulation.precision, options.ranks) {
         (Precision::F32, 1) => run_typed::<f32>(plan, options),
@@ -155,10 +147,94 @@ pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError>
         (Precision::F32, _) => run_ranks::<f32>(plan, options),
         (Precision::F64, _) => run_ranks::<f64>(plan, options),
     })?;
+    finish_summary(plan, options, snapshots, pool.current_num_threads(), start)
+}
+
+/// [`run`] split over the ranks of `comm` (every rank calls it, e.g. each process of an
+/// MPI job; `options.ranks` is ignored): the slab-decomposed run of [`DistributedRun`],
+/// where rank 0 checks and writes the run directory, the snapshots (gathered) and
+/// `summary.json`. Returns the summary on every rank (its snapshots only on rank 0; its
+/// peak memory is this process's). Collective.
+///
+/// Errors: as [`run`], on every rank (a directory rank 0 refuses is reported on the
+/// others as a collective failure).
+pub fn run_on(
+    plan: &RunPlan,
+    options: &RunOptions,
+    comm: &dyn Comm,
+) -> Result<RunSummary, CliError> {
+    let checked = if comm.rank() == 0 {
+        prepare_directory(&options.directory, options.overwrite)
+    } else {
+        Ok(())
+    };
+    let failed = comm
+        .sum_u64(u64::from(checked.is_err()))
+        .map_err(IntegrateError::from)?;
+    checked?;
+    if failed > 0 {
+        return Err(CliError::Config {
+            key: "--output".into(),
+            reason: format!(
+                "{} cannot take the run (see rank 0's error)",
+                options.directory.display()
+            ),
+        });
+    }
+    let start = Instant::now();
+    check_ranks(plan, comm.size())?;
+    // A communicator need not be shareable across threads (MPI's is not), so this rank's
+    // work runs on rayon's global pool, sized here when this is the process's first use.
+    let threads = plan.config.simulation.threads;
+    if rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .is_err()
+        && threads != 0
+        && threads != rayon::current_num_threads()
+    {
+        return Err(CliError::Config {
+            key: "simulation.threads".into(),
+            reason: format!(
+                "{threads}: this process's thread pool already runs {} threads",
+                rayon::current_num_threads()
+            ),
+        });
+    }
+    let snapshots = match plan.config.simulation.precision {
+        Precision::F32 => run_distributed::<f32>(plan, options, comm),
+        Precision::F64 => run_distributed::<f64>(plan, options, comm),
+    }?;
+    let threads = rayon::current_num_threads();
+    if comm.rank() == 0 {
+        finish_summary(plan, options, snapshots, threads, start)
+    } else {
+        Ok(summary(plan, options, snapshots, threads, start))
+    }
+}
+
+/// The worker threads of `simulation.threads` (0: rayon's default).
+fn thread_pool(plan: &RunPlan) -> Result<rayon::ThreadPool, CliError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.config.simulation.threads)
+        .build()
+        .map_err(|e| CliError::Config {
+            key: "simulation.threads".into(),
+            reason: e.to_string(),
+        })
+}
+
+fn summary(
+    plan: &RunPlan,
+    options: &RunOptions,
+    snapshots: Vec<PathBuf>,
+    threads: usize,
+    start: Instant,
+) -> RunSummary {
     let wall_seconds = start.elapsed().as_secs_f64();
     let particles = plan.config.simulation.particles.pow(3);
     let steps = plan.scale_factors.len() - 1;
-    let summary = RunSummary {
+    RunSummary {
         directory: options.directory.clone(),
         snapshots,
         particles,
@@ -167,7 +243,18 @@ pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError>
         wall_seconds,
         peak_memory_bytes: peak_memory_bytes(),
         particle_steps_per_second: (particles * steps) as f64 / wall_seconds,
-    };
+    }
+}
+
+/// The summary, also written as `summary.json`.
+fn finish_summary(
+    plan: &RunPlan,
+    options: &RunOptions,
+    snapshots: Vec<PathBuf>,
+    threads: usize,
+    start: Instant,
+) -> Result<RunSummary, CliError> {
+    let summary = summary(plan, options, snapshots, threads, start);
     write_json(&options.directory.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -403,53 +490,73 @@ fn run_ranks<T: Real + WritableElement + CommData>(
     plan: &RunPlan,
     options: &RunOptions,
 ) -> Result<Vec<PathBuf>, CliError> {
-    let sim = build_simulation::<T>(plan)?;
-    let meta = snapshot_meta(plan, &sim);
-    let steps = plan.scale_factors.len() - 1;
-    let progress = Progress::new(steps, options.progress);
-    let results = ThreadComm::run(options.ranks, |comm| -> Result<Vec<PathBuf>, CliError> {
-        let run = DistributedRun::new(&sim, comm)?;
-        let mut state = run.initial_state(comm)?;
-        if comm.rank() == 0 {
-            start_directory(plan, options)?;
-        }
-        comm.barrier().map_err(IntegrateError::from)?;
-        run.migrate(comm, &mut state)?;
-        let mut written = Vec::new();
-        for index in 0..=steps {
-            if index > 0 {
-                run.step(comm, &mut state, plan.scale_factors[index])?;
-            }
-            if comm.rank() == 0 {
-                progress.step(index, state.a);
-            }
-            if plan.outputs.contains(&index) {
-                let full = state.gather(comm)?;
-                if comm.rank() == 0 {
-                    written.push(snapshot_at(plan, options, &sim, &meta, index, &full)?);
-                }
-            }
-            // Every rank stops at the same step when SIGINT arrives on any.
-            let stop = comm
-                .sum_u64(u64::from(interrupted()))
-                .map_err(IntegrateError::from)?;
-            if stop > 0 && index < steps {
-                return Err(CliError::Interrupted {
-                    directory: options.directory.clone(),
-                    snapshots: written.len(),
-                });
-            }
-        }
-        Ok(written)
+    let results = ThreadComm::run(options.ranks, |comm| {
+        run_distributed::<T>(plan, options, comm)
     })
     .map_err(IntegrateError::from)?;
-    progress.finish();
     let mut first = None;
     for r in results {
         let written = r?;
         first.get_or_insert(written);
     }
     Ok(first.unwrap_or_default())
+}
+
+/// This rank's part of the distributed run: its share of the particles through every step;
+/// at each snapshot time the state is gathered and rank 0 writes it (and returns the
+/// snapshot directories). Collective.
+fn run_distributed<T: Real + WritableElement + CommData>(
+    plan: &RunPlan,
+    options: &RunOptions,
+    comm: &dyn Comm,
+) -> Result<Vec<PathBuf>, CliError> {
+    let sim = build_simulation::<T>(plan)?;
+    let meta = snapshot_meta(plan, &sim);
+    let steps = plan.scale_factors.len() - 1;
+    let progress = Progress::new(steps, options.progress && comm.rank() == 0);
+    let run = DistributedRun::new(&sim, comm)?;
+    let mut state = run.initial_state(comm)?;
+    let started = if comm.rank() == 0 {
+        start_directory(plan, options)
+    } else {
+        Ok(())
+    };
+    let failed = comm
+        .sum_u64(u64::from(started.is_err()))
+        .map_err(IntegrateError::from)?;
+    started?;
+    if failed > 0 {
+        return Err(CliError::Io {
+            path: options.directory.clone(),
+            reason: "rank 0 could not create the run directory".into(),
+        });
+    }
+    run.migrate(comm, &mut state)?;
+    let mut written = Vec::new();
+    for index in 0..=steps {
+        if index > 0 {
+            run.step(comm, &mut state, plan.scale_factors[index])?;
+        }
+        progress.step(index, state.a);
+        if plan.outputs.contains(&index) {
+            let full = state.gather(comm)?;
+            if comm.rank() == 0 {
+                written.push(snapshot_at(plan, options, &sim, &meta, index, &full)?);
+            }
+        }
+        // Every rank stops at the same step when SIGINT arrives on any.
+        let stop = comm
+            .sum_u64(u64::from(interrupted()))
+            .map_err(IntegrateError::from)?;
+        if stop > 0 && index < steps {
+            return Err(CliError::Interrupted {
+                directory: options.directory.clone(),
+                snapshots: written.len(),
+            });
+        }
+    }
+    progress.finish();
+    Ok(written)
 }
 
 /// Writes the full configuration of the run (every default filled in) as `config.toml`.

@@ -623,3 +623,20 @@ fn a_run_on_three_ranks_equals_the_serial_run() {
     assert!(!dir.join("zero").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without the `mpi` feature, `--mpi` is refused with how to build a `pm` that has it, and
+/// leaves nothing behind.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn mpi_without_the_feature_is_refused_with_how_to_get_it() {
+    let dir = scratch("no-mpi");
+    let out = pm(&["run", "--mpi", "--output", "never", "--quiet"], &dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--mpi: this pm was built without MPI") && err.contains("--features mpi"),
+        "{err}"
+    );
+    assert!(!dir.join("never").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

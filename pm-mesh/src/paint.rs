@@ -210,8 +210,10 @@ pub(crate) struct Coords<'a, T: Real> {
 enum Source<'a, T: Real> {
     Absolute(&'a [[T; 3]]),
     /// `q` tabulates [`crate::Lattice::q`] per axis (it depends on one index per axis).
+    /// With `ids`, particle `i` is the lattice point `ids[i]`; without, the point `i`.
     Displaced {
         disp: &'a [[T; 3]],
+        ids: Option<&'a [u64]>,
         q: [Vec<f64>; 3],
         ny: usize,
         nz: usize,
@@ -224,15 +226,8 @@ impl<'a, T: Real> Coords<'a, T> {
     pub(crate) fn new(positions: &Positions<'a, T>, mesh: &Mesh, shift: f64) -> Self {
         let source = match *positions {
             Positions::Absolute(x) => Source::Absolute(x),
-            Positions::Displaced { lattice, disp } => {
-                let [nx, ny, nz] = lattice.shape();
-                let q = [
-                    (0..nx).map(|j| lattice.q(j * ny * nz)[0]).collect(),
-                    (0..ny).map(|j| lattice.q(j * nz)[1]).collect(),
-                    (0..nz).map(|j| lattice.q(j)[2]).collect(),
-                ];
-                Source::Displaced { disp, q, ny, nz }
-            }
+            Positions::Displaced { lattice, disp } => Self::displaced(lattice, disp, None),
+            Positions::Indexed { lattice, ids, disp } => Self::displaced(lattice, disp, Some(ids)),
         };
         let shape = mesh.shape();
         Self {
@@ -241,6 +236,26 @@ impl<'a, T: Real> Coords<'a, T> {
             n: shape.map(|n| n as f64),
             cell: mesh.cell_size(),
             shift,
+        }
+    }
+
+    fn displaced(
+        lattice: crate::Lattice,
+        disp: &'a [[T; 3]],
+        ids: Option<&'a [u64]>,
+    ) -> Source<'a, T> {
+        let [nx, ny, nz] = lattice.shape();
+        let q = [
+            (0..nx).map(|j| lattice.q(j * ny * nz)[0]).collect(),
+            (0..ny).map(|j| lattice.q(j * nz)[1]).collect(),
+            (0..nz).map(|j| lattice.q(j)[2]).collect(),
+        ];
+        Source::Displaced {
+            disp,
+            ids,
+            q,
+            ny,
+            nz,
         }
     }
 
@@ -268,8 +283,15 @@ impl<'a, T: Real> Coords<'a, T> {
     pub(crate) fn get(&self, i: usize) -> [f64; 3] {
         let x: [f64; 3] = match &self.source {
             Source::Absolute(x) => x[i].map(|v| v.as_f64()),
-            Source::Displaced { disp, q, ny, nz } => {
-                let (ix, rest) = (i / (ny * nz), i % (ny * nz));
+            Source::Displaced {
+                disp,
+                ids,
+                q,
+                ny,
+                nz,
+            } => {
+                let point = ids.map_or(i, |ids| ids[i] as usize);
+                let (ix, rest) = (point / (ny * nz), point % (ny * nz));
                 let idx = [ix, rest / nz, rest % nz];
                 let d = disp[i];
                 std::array::from_fn(|a| q[a][idx[a]] + d[a].as_f64())

@@ -106,6 +106,16 @@ pub enum Positions<'a, T: Real> {
         /// One displacement per lattice point, Mpc/h.
         disp: &'a [[T; 3]],
     },
+    /// Some lattice points, named by index, plus their displacements:
+    /// `x_i = q_{ids_i} + disp_i` (one rank's particles in a distributed run, in any order).
+    Indexed {
+        /// The Lagrangian lattice (its box must be the mesh's box).
+        lattice: Lattice,
+        /// Lattice index (C order) of each particle.
+        ids: &'a [u64],
+        /// One displacement per particle, Mpc/h.
+        disp: &'a [[T; 3]],
+    },
 }
 
 impl<T: Real> Positions<'_, T> {
@@ -113,7 +123,7 @@ impl<T: Real> Positions<'_, T> {
     pub fn len(&self) -> usize {
         match self {
             Positions::Absolute(x) => x.len(),
-            Positions::Displaced { disp, .. } => disp.len(),
+            Positions::Displaced { disp, .. } | Positions::Indexed { disp, .. } => disp.len(),
         }
     }
 
@@ -129,6 +139,10 @@ impl<T: Real> Positions<'_, T> {
             Positions::Absolute(x) => x[i].map(|v| v.as_f64()),
             Positions::Displaced { lattice, disp } => {
                 let q = lattice.q(i);
+                std::array::from_fn(|a| q[a] + disp[i][a].as_f64())
+            }
+            Positions::Indexed { lattice, ids, disp } => {
+                let q = lattice.q(ids[i] as usize);
                 std::array::from_fn(|a| q[a] + disp[i][a].as_f64())
             }
         }
@@ -152,29 +166,51 @@ impl<T: Real> Positions<'_, T> {
     }
 
     /// Checks the particles against `mesh`: every coordinate finite, a lattice of the
-    /// right length whose box is the mesh's box.
+    /// right length (or indices inside it) whose box is the mesh's box.
     pub fn validate(&self, mesh: &Mesh) -> Result<(), MeshError> {
-        if let Positions::Displaced { lattice, disp } = self {
-            if lattice.len() != disp.len() {
-                return Err(MeshError::Length {
-                    what: "displacements",
-                    expected: lattice.len(),
-                    got: disp.len(),
-                });
+        let lattice = match self {
+            Positions::Absolute(_) => None,
+            Positions::Displaced { lattice, disp } => {
+                if lattice.len() != disp.len() {
+                    return Err(MeshError::Length {
+                        what: "displacements",
+                        expected: lattice.len(),
+                        got: disp.len(),
+                    });
+                }
+                Some(lattice)
             }
-            if lattice.box_size() != mesh.box_size() {
-                return Err(MeshError::MeshMismatch {
-                    what: format!(
-                        "lattice box {:?} Mpc/h, mesh box {:?} Mpc/h",
-                        lattice.box_size(),
-                        mesh.box_size()
-                    ),
-                });
+            Positions::Indexed { lattice, ids, disp } => {
+                if ids.len() != disp.len() {
+                    return Err(MeshError::Length {
+                        what: "displacements",
+                        expected: ids.len(),
+                        got: disp.len(),
+                    });
+                }
+                if let Some(bad) = ids.iter().find(|&&i| i >= lattice.len() as u64) {
+                    return Err(MeshError::MeshMismatch {
+                        what: format!(
+                            "particle index {bad} outside the lattice of {} points",
+                            lattice.len()
+                        ),
+                    });
+                }
+                Some(lattice)
             }
+        };
+        if let Some(lattice) = lattice.filter(|l| l.box_size() != mesh.box_size()) {
+            return Err(MeshError::MeshMismatch {
+                what: format!(
+                    "lattice box {:?} Mpc/h, mesh box {:?} Mpc/h",
+                    lattice.box_size(),
+                    mesh.box_size()
+                ),
+            });
         }
         let rows = match self {
             Positions::Absolute(x) => x,
-            Positions::Displaced { disp, .. } => disp,
+            Positions::Displaced { disp, .. } | Positions::Indexed { disp, .. } => disp,
         };
         for (index, row) in rows.iter().enumerate() {
             for v in row {

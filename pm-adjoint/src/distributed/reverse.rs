@@ -108,8 +108,7 @@ pub fn reverse_distributed<T: Real + CommData, K: ForceKernel>(
 
     // The VJP at the final positions (second half kick of the last step), and F(x_N).
     let mut acc = vec![[T::zero(); 3]; state.len()];
-    let x = state.force_positions();
-    carry.force_vjp(steps, &Positions::Absolute(&x), Some(&mut acc))?;
+    carry.force_vjp(steps, &state.positions(), Some(&mut acc))?;
     state.acc = Some(acc);
 
     for i in (0..steps).rev() {
@@ -128,9 +127,7 @@ pub fn reverse_distributed<T: Real + CommData, K: ForceKernel>(
 
         // F(x0), and the VJP at x0 for this step's first kick and the previous step's second.
         let mut acc = vec![[T::zero(); 3]; state.len()];
-        let x = state.force_positions();
-        carry.force_vjp(i, &Positions::Absolute(&x), Some(&mut acc))?;
-        drop(x);
+        carry.force_vjp(i, &state.positions(), Some(&mut acc))?;
         state.acc = Some(acc);
 
         // Undo the first half kick: p0 = p_h - k1 F(x0).

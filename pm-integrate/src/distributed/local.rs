@@ -2,8 +2,7 @@
 
 use pm_decomp::{Comm, CommData, CommExt};
 use pm_fft::Real;
-use pm_mesh::Lattice;
-use rayon::prelude::*;
+use pm_mesh::{Lattice, Positions};
 
 use crate::{IntegrateError, State};
 
@@ -116,13 +115,14 @@ impl<T: Real> LocalState<T> {
 }
 
 impl<T: Real> LocalState<T> {
-    /// Positions of every local particle (`q + disp`, not wrapped) rounded to `T`, Mpc/h:
-    /// what the distributed force solve is handed.
-    pub fn force_positions(&self) -> Vec<[T; 3]> {
-        (0..self.len())
-            .into_par_iter()
-            .map(|i| self.position(i).map(T::lit))
-            .collect()
+    /// The local particles as [`Positions::Indexed`] (`q_{ids_i} + disp_i`, evaluated in
+    /// f64 as in the serial run): what the distributed force solve is handed.
+    pub fn positions(&self) -> Positions<'_, T> {
+        Positions::Indexed {
+            lattice: self.lattice,
+            ids: &self.ids,
+            disp: &self.disp,
+        }
     }
 }
 

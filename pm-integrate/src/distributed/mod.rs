@@ -18,9 +18,9 @@
 //! * particles, kept: lattice index (8 B), displacement, momentum and cached acceleration
 //!   (`3s` each): `n (8 + 9s)` (f32: 44 B, f64: 80 B per particle; COLA adds `6s` for the
 //!   carried LPT fields). The serial run keeps `9s` (no index);
-//! * particles, during a step: the positions handed to the force (`3s`), and in a
-//!   migration one array in flight at a time (its packed send and received bytes, `2 x 3s`
-//!   at most);
+//! * particles, during a step: in a migration one array in flight at a time (its packed
+//!   send and received bytes, `2 x 3s` at most; the positions are not copied for the force,
+//!   which reads `q(id) + disp`);
 //! * force mesh ([`pm_force::SlabGravity`]): three padded force slabs and one padded density
 //!   slab, the Fourier y-slab of the density and a scratch (`~ m s` each), and the slab FFT's
 //!   transients (`~ 2 m s`): about `8 m s`, plus the halo planes (1 to 3 per slab face);

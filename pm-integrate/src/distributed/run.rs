@@ -6,7 +6,6 @@ use pm_decomp::{
 };
 use pm_fft::Real;
 use pm_force::{ForceKernel, SlabGravity};
-use pm_mesh::Positions;
 use rayon::prelude::*;
 
 use super::initial::noise_block;
@@ -34,8 +33,8 @@ use crate::{DistributedLpt, IntegrateError, LocalState, LptCotangent, NoiseCotan
 /// serial run's to rounding for any number of ranks (the FFTs and the paint sum in another
 /// order); in f64 to about 1e-12 relative after ten steps.
 ///
-/// Positions are handed to the force solve as `q + disp` rounded to `T` (the serial solve
-/// keeps them in f64): in f64 the same numbers, in f32 a rounding of `L 2^-24` at most.
+/// Positions are handed to the force solve as `q + disp` evaluated in f64
+/// ([`LocalState::positions`]), as in the serial run, in f32 too.
 /// Observers are not called.
 ///
 /// Wall time per phase on this rank is accumulated over calls ([`DistributedRun::times`]).
@@ -357,7 +356,7 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         }
         let x: Vec<f64> = (0..state.len())
             .into_par_iter()
-            .map(|i| T::lit(state.position(i)[0]).as_f64())
+            .map(|i| state.position(i)[0])
             .collect();
         let box_x = self.gravity.mesh().box_size()[0];
         let mig = Migration::for_slab_x(comm, self.mesh_decomposition(), box_x, &x)?;
@@ -388,11 +387,10 @@ impl<'s, T: Real + CommData, K: ForceKernel> DistributedRun<'s, T, K> {
         if state.acc.is_some() {
             return Ok(());
         }
-        let x = state.force_positions();
         let mut acc = vec![[T::zero(); 3]; state.len()];
         self.gravity.accelerations(
             comm,
-            &Positions::Absolute(&x),
+            &state.positions(),
             self.sim.forces().prefactor,
             &mut acc,
         )?;
