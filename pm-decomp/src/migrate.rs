@@ -32,8 +32,10 @@ use crate::transpose::{check_comm, check_comm_is, check_len};
 ///
 /// # Memory
 ///
-/// Each call packs the payload per destination (one copy of the array) and receives one
-/// copy; the record itself holds one `usize` per particle (the send order).
+/// Each call packs the payload per destination (one copy of the array), sends only what
+/// leaves the rank (the part that stays is moved into place, not through the
+/// communicator) and joins the parts into the result; the record itself holds one `usize`
+/// per particle (the send order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Migration {
     rank: usize,
@@ -187,12 +189,12 @@ impl Migration {
     ) -> Result<Vec<T>, DecompError> {
         check_len("migration payload", data.len(), self.len_before())?;
         let mut it = self.order.iter();
-        let send = self
+        let send: Vec<Vec<T>> = self
             .send_counts
             .iter()
             .map(|&c| it.by_ref().take(c).map(|&i| data[i]).collect())
             .collect();
-        Ok(self.exchange(comm, send, &self.recv_counts)?.concat())
+        self.exchange(comm, send, &self.recv_counts)
     }
 
     /// Sends an array shaped like the received particles (`len_after()` elements, in arrival
@@ -215,7 +217,7 @@ impl Migration {
                 part.to_vec()
             })
             .collect();
-        let flat = self.exchange(comm, send, &self.send_counts)?.concat();
+        let flat = self.exchange(comm, send, &self.send_counts)?;
         // `order[k]` is the original index of the `k`-th particle sent; invert it.
         let mut slot = vec![0usize; self.order.len()];
         for (k, &i) in self.order.iter().enumerate() {
@@ -233,17 +235,21 @@ impl Migration {
         self.reverse(comm, cotangent)
     }
 
-    /// Sends `send[d]` to rank `d` and returns what each rank sent here, checking the
-    /// communicator and that `expect[s]` elements arrived from each rank `s`.
+    /// Sends `send[d]` to rank `d` and returns what each rank sent here, concatenated in
+    /// rank order, checking the communicator and that `expect[s]` elements arrived from each
+    /// rank `s`. The part a rank keeps (`send[rank]`, most particles in a step) does not go
+    /// through the communicator: it is moved into place.
     fn exchange<T: CommData>(
         &self,
         comm: &(impl Comm + ?Sized),
-        send: Vec<Vec<T>>,
+        mut send: Vec<Vec<T>>,
         expect: &[usize],
-    ) -> Result<Vec<Vec<T>>, DecompError> {
+    ) -> Result<Vec<T>, DecompError> {
         check_comm_is(self.size, self.rank, comm)?;
-        let recv = comm.all_to_all_v(&send)?;
+        let own = std::mem::take(&mut send[self.rank]);
+        let mut recv = comm.all_to_all_v(&send)?;
         drop(send);
+        recv[self.rank] = own;
         for (src, (p, &c)) in recv.iter().zip(expect).enumerate() {
             if p.len() != c {
                 return Err(DecompError::Collective(format!(
@@ -253,6 +259,6 @@ impl Migration {
                 )));
             }
         }
-        Ok(recv)
+        Ok(recv.concat())
     }
 }
