@@ -163,6 +163,16 @@ pub fn run_on(
     options: &RunOptions,
     comm: &dyn Comm,
 ) -> Result<RunSummary, CliError> {
+    check_ranks(plan, comm.size())?;
+    if plan.lensing.is_some() {
+        // The lightcone observer runs on one rank only (check_ranks refuses it for more).
+        return Err(CliError::Config {
+            key: "--mpi".into(),
+            reason: "lensing maps are built on one rank only for now; run without --mpi or \
+                     set lensing.enabled = false"
+                .into(),
+        });
+    }
     let checked = if comm.rank() == 0 {
         prepare_directory(&options.directory, options.overwrite)
     } else {
@@ -182,7 +192,6 @@ pub fn run_on(
         });
     }
     let start = Instant::now();
-    check_ranks(plan, comm.size())?;
     // A communicator need not be shareable across threads (MPI's is not), so this rank's
     // work runs on rayon's global pool, sized here when this is the process's first use.
     let threads = plan.config.simulation.threads;

@@ -640,3 +640,59 @@ fn mpi_without_the_feature_is_refused_with_how_to_get_it() {
     assert!(!dir.join("never").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run::run_on`, the function `pm run --mpi` calls on each MPI rank, on 2 thread ranks:
+/// rank 0 writes the run (the same positions as the 1-rank run to rounding), every rank
+/// returns, and a `[lensing]` section is refused on every rank before anything is written.
+#[test]
+fn run_on_any_communicator_writes_from_rank_0_and_refuses_lensing() {
+    use pm_cli::run::{RunOptions, run, run_on};
+    let dir = scratch("run-on");
+    let plan = Config::parse(TINY, "tiny").unwrap().plan(&dir).unwrap();
+    let options = |name: &str| RunOptions {
+        directory: dir.join(name),
+        overwrite: false,
+        progress: false,
+        ranks: 1,
+    };
+    let serial = run(&plan, &options("serial")).unwrap();
+    let summaries = pm_decomp::ThreadComm::run(2, |comm| {
+        run_on(&plan, &options("two"), comm).map(|s| s.snapshots.len())
+    })
+    .unwrap();
+    assert_eq!(
+        summaries
+            .into_iter()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>(),
+        vec![serial.snapshots.len(), 0]
+    );
+    for snap in &serial.snapshots {
+        let name = snap.file_name().unwrap();
+        let a = read_npy2(&snap.join("positions.npy"));
+        let b = read_npy2(&dir.join("two").join(name).join("positions.npy"));
+        let diff = a
+            .iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y).abs().min(64.0 - (x - y).abs()))
+            .fold(0.0f32, f32::max);
+        assert!(diff <= 1e-4, "{name:?}: {diff}");
+    }
+    let lensing = format!("{TINY}[lensing]\nenabled = true\nsource_z = 0.05\n");
+    let plan = Config::parse(&lensing, "lensing")
+        .unwrap()
+        .plan(&dir)
+        .unwrap();
+    let errors =
+        pm_decomp::ThreadComm::run(2, |comm| run_on(&plan, &options("never"), comm).map(|_| ()))
+            .unwrap();
+    for e in errors {
+        let message = e.unwrap_err().to_string();
+        assert!(
+            message.contains("lensing maps are built on one rank"),
+            "{message}"
+        );
+    }
+    assert!(!dir.join("never").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

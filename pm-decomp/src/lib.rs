@@ -1,5 +1,5 @@
-//! Communicators, domain decomposition, the distributed FFT, halo exchange and particle
-//! migration of pmrs.
+//! Communicators, domain decomposition, transposes, halo exchange and particle migration of
+//! pmrs (the distributed FFT built on them is `pm_fft::SlabFft`).
 //!
 //! # How the pieces fit
 //!
@@ -14,8 +14,6 @@
 //!  └─ PencilDecomposition  real z-pencils, Fourier x-pencils (ranges only, no FFT yet)
 //!
 //! SlabTranspose: [nx][ny][w] x-slabs <-> y-slabs (all-to-all-v); its adjoint is its inverse
-//! SlabFft<T>:    r2c/c2r on a slab decomposition = serial pm_fft::CpuFft3d block by block,
-//!                with forward_adjoint / inverse_adjoint (the VJPs)
 //! SlabHalo:      ghost x-planes [lo + nx_l + hi][ny][nz] around a slab: halo_add (paint:
 //!                ghosts added into their owners, then zeroed) and halo_fill (readout:
 //!                ghosts copied from their owners), each the other's adjoint; any widths,
@@ -23,8 +21,8 @@
 //! Migration:     particles to the rank owning their x-plane (for_slab_x) or any owners
 //!                (from_owners); forward moves each per-particle array, reverse (= its
 //!                adjoint) sends them back; arrival order (source rank, original index)
-//! Stopwatch, PhaseTimes: per-rank wall time per phase (SlabFft::times: 1D FFTs vs
-//!                transposes; used by pm-force SlabGravity and pm-integrate DistributedRun)
+//! Stopwatch, PhaseTimes: per-rank wall time per phase (used by pm-fft SlabFft, pm-force
+//!                SlabGravity and pm-integrate DistributedRun)
 //! ```
 //!
 //! A distributed algorithm takes a `&dyn Comm` (or `&impl Comm`) and a decomposition built
@@ -46,47 +44,28 @@
 //! # Determinism
 //!
 //! Reductions combine ranks in rank order on every rank (bitwise equal results on all ranks,
-//! independent of timing); the FFT applies the same 1D transforms as the serial plan, so its
-//! result equals the serial one to rounding (1e-12 relative in f64, tested on 1-4 ranks with
-//! uneven splits).
-//!
-//! # Memory per rank of a slab FFT
-//!
-//! With `N = nx*ny*nz`, `Nc = nx*ny*(nz/2+1)`, `s` bytes per real (4 or 8) and `P` ranks
-//! (uneven splits: use `ceil(nx/P)`, `ceil(ny/P)`):
-//!
-//! * the caller's arrays: real slab `nx/P * ny * nz * s` and Fourier slab
-//!   `nx * ny/P * (nz/2+1) * 2s`;
-//! * during a transform: the x-slab Fourier stage `nx/P * ny * (nz/2+1) * 2s`, the packed
-//!   send bytes and the received bytes of the transpose (each `(P-1)/P` of a Fourier slab:
-//!   a rank's own block is copied directly), at most two of the three alive at once, so
-//!   about `2 * Nc/P * 2s` transient, freed after the call;
-//! * 1D FFT scratch and gather blocks, `O(nx + ny + nz)` complex per rayon thread.
-//!
-//! Peak about `N/P*s + 3 * Nc/P * 2s ≈ 4 N s / P`: for `1024^3` in f64 on 64 ranks,
-//! 134 MB + 3 x 135 MB ≈ 0.54 GB per rank; `512^3` f32 on 1 rank, 0.54 GB + 3 x 0.54 GB
-//! ≈ 2.2 GB. The slab FFT needs `P <= min(nx, ny)`; beyond that the pencil FFT is needed.
+//! independent of timing).
 //!
 //! # Not built yet
 //!
-//! * the pencil FFT over [`PencilDecomposition`] (sub-communicators exist: [`Comm::split`]);
-//! * the adjoint (gradient) run on a `Comm`: every distributed piece has its VJP
-//!   (transposes, FFT, halo exchange, migration, slab paint/readout, `SlabGravity`), but
-//!   pm-adjoint's reverse integration does not drive them yet.
+//! * the pencil FFT over [`PencilDecomposition`] (sub-communicators exist: [`Comm::split`]).
 //!
 //! # Built on top (in the crates above)
 //!
+//! * pm-fft `SlabFft`: r2c/c2r on a slab decomposition (1D FFTs and [`SlabTranspose`]),
+//!   equal to the serial `CpuFft3d` block by block, with its adjoints;
 //! * pm-mesh `paint_slab` / `readout_slab` (+ VJPs) on a rank's padded x-slab;
 //! * pm-force `SlabGravity`: the PM force solve over a `Comm`, equal to the serial one;
 //! * pm-integrate `DistributedRun` / `Simulation::run_distributed`: white noise per rank
 //!   block (the same field on any rank count), LPT on the slab FFT, kick-drift-kick steps
-//!   with migration after each drift; final particles equal to the serial run's to 1e-14.
+//!   with migration after each drift; final particles equal to the serial run's to 1e-14;
+//! * pm-adjoint `reverse_distributed` / `value_and_gradient_distributed`: the reverse-time
+//!   adjoint on a `Comm`, the gradient equal to the serial one to 3e-14.
 
 mod comm;
 mod data;
 mod decomposition;
 mod error;
-mod fft;
 mod halo;
 mod migrate;
 mod pencil;
@@ -100,7 +79,6 @@ pub use comm::{Comm, CommExt, Parts, SerialComm, ThreadComm};
 pub use data::{CommData, decode, decode_into, encode, encode_into};
 pub use decomposition::{BlockSplit, Decomposition};
 pub use error::DecompError;
-pub use fft::SlabFft;
 pub use halo::{SlabHalo, widths_for_support};
 pub use migrate::Migration;
 pub use num_complex::Complex;

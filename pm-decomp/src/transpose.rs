@@ -68,7 +68,7 @@ impl SlabTranspose {
     }
 
     /// Checks that `comm` is the communicator this transpose was built for.
-    pub(crate) fn check_comm(&self, comm: &(impl Comm + ?Sized)) -> Result<(), DecompError> {
+    pub fn check_comm(&self, comm: &(impl Comm + ?Sized)) -> Result<(), DecompError> {
         check_comm(&self.decomp, comm)
     }
 

@@ -1,4 +1,11 @@
-//! 3D real FFT: the `Real` float trait, the `Fft3d` trait and its CPU (later distributed and CUDA) plans.
+//! 3D real FFT: the `Real` float trait, the `Fft3d` trait and its CPU plan, and the
+//! distributed slab FFT [`SlabFft`] over pm-decomp's communicators (CUDA plans later).
+//!
+//! [`SlabFft`] has the conventions and the scratch behaviour of [`Fft3d`] and equals
+//! [`CpuFft3d`] block by block, but is not an `Fft3d`: its transforms are collective and take
+//! the communicator as an argument (`forward(comm, real, complex)`), and an `Fft3d` plan is
+//! `Send + Sync` and sized for the whole grid, while an MPI communicator may be used only
+//! from its own thread and each rank holds one block.
 //!
 //! Conventions (shared by the whole workspace, see `DESIGN.md`): real grids are C order
 //! `[nx][ny][nz]` with z contiguous; the real-to-complex transform runs along z, so Fourier
@@ -9,12 +16,14 @@ mod cpu;
 mod error;
 mod naive;
 mod real;
+mod slab;
 
 pub use cpu::{CpuFft3d, CpuFftPlanner};
 pub use error::FftError;
 pub use naive::NaiveDft3d;
 pub use num_complex::Complex;
 pub use real::Real;
+pub use slab::SlabFft;
 
 /// A planned 3D real-to-complex FFT of a fixed shape.
 ///

@@ -1,9 +1,7 @@
 //! The PM gravity solve on a slab decomposition, [`SlabGravity`], and its VJP.
 
-use pm_decomp::{
-    Comm, CommData, CommExt, DecompError, PhaseTimes, SlabDecomposition, SlabFft, Stopwatch,
-};
-use pm_fft::{Complex, Real};
+use pm_decomp::{Comm, CommData, CommExt, DecompError, PhaseTimes, SlabDecomposition, Stopwatch};
+use pm_fft::{Complex, Real, SlabFft};
 use pm_mesh::{
     Mesh, Positions, Scheme, SlabMesh, mean_particle_mass, paint_slab, paint_slab_vjp,
     readout_slab_vector, readout_slab_vector_and_vjp,

@@ -1,8 +1,8 @@
 //! [`Spectral`]: the FFTs of a spectral computation on the whole grid or on one rank's slab,
 //! so that the LPT pipeline is written once for the serial and the distributed runs.
 
-use pm_decomp::{Comm, CommData, Decomposition, SlabFft};
-use pm_fft::{Complex, Fft3d, Real};
+use pm_decomp::{Comm, CommData, Decomposition};
+use pm_fft::{Complex, Fft3d, Real, SlabFft};
 use pm_mesh::{Mesh, MeshError};
 
 use crate::IntegrateError;

@@ -3,8 +3,8 @@
 use std::ops::Range;
 
 use pm_cosmo::GrowthTable;
-use pm_decomp::{Comm, CommData, Decomposition, SlabDecomposition, SlabFft};
-use pm_fft::{Complex, Real};
+use pm_decomp::{Comm, CommData, Decomposition, SlabDecomposition};
+use pm_fft::{Complex, Real, SlabFft};
 use pm_mesh::{Lattice, Mesh};
 
 use crate::lpt::{combine_fields, forward_vjp, lpt_fields, lpt_fields_vjp};

@@ -1,10 +1,9 @@
 //! [`DistributedRun`]: a [`Simulation`]'s time steps on any communicator.
 
 use pm_decomp::{
-    Comm, CommData, CommExt, DecompError, Migration, PhaseTimes, SlabDecomposition, SlabFft,
-    Stopwatch,
+    Comm, CommData, CommExt, DecompError, Migration, PhaseTimes, SlabDecomposition, Stopwatch,
 };
-use pm_fft::Real;
+use pm_fft::{Real, SlabFft};
 use pm_force::{ForceKernel, SlabGravity};
 use rayon::prelude::*;
 
