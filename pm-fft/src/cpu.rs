@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use num_complex::Complex;
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::RealFftPlanner;
 use rustfft::{Fft, FftPlanner};
 
+use crate::axes::AxisPlans;
 use crate::{Fft3d, FftError, Real, check_buffers, check_shape};
 
 /// Bytes of each row gathered per block in the y pass (16 `Complex<f64>`, 32 `Complex<f32>`).
@@ -57,12 +58,7 @@ fn elems<T>(bytes: usize) -> usize {
 /// pointers per parallel split of the x pass.
 pub struct CpuFft3d<T: Real> {
     shape: [usize; 3],
-    r2c: Arc<dyn RealToComplex<T>>,
-    c2r: Arc<dyn ComplexToReal<T>>,
-    fwd_y: Arc<dyn Fft<T>>,
-    inv_y: Arc<dyn Fft<T>>,
-    fwd_x: Arc<dyn Fft<T>>,
-    inv_x: Arc<dyn Fft<T>>,
+    plans: AxisPlans<T>,
     plane_pool: Pool<T>,
     x_pool: Pool<T>,
 }
@@ -89,37 +85,27 @@ impl<T: Real> CpuFft3d<T> {
     ) -> Result<Self, FftError> {
         check_shape(shape)?;
         let [nx, ny, nz] = shape;
-        let (r2c, c2r) = (rfft.plan_fft_forward(nz), rfft.plan_fft_inverse(nz));
-        let (fwd_y, inv_y) = (fft.plan_fft_forward(ny), fft.plan_fft_inverse(ny));
-        let (fwd_x, inv_x) = (fft.plan_fft_forward(nx), fft.plan_fft_inverse(nx));
+        let plans = AxisPlans::new(shape, fft, rfft);
         let pad = elems::<T>(PAD_BYTES);
         let yb = elems::<T>(Y_BLOCK_BYTES).min(nz / 2 + 1);
         let xb = elems::<T>(X_BLOCK_BYTES).min(ny * (nz / 2 + 1));
-        let scratch = |a: &Arc<dyn Fft<T>>, b: &Arc<dyn Fft<T>>| {
-            a.get_inplace_scratch_len().max(b.get_inplace_scratch_len())
-        };
         let plane_pool = Pool::new(WorkSize {
             lines: yb,
             len: ny,
             pad,
-            fft: scratch(&fwd_y, &inv_y),
-            rfft: r2c.get_scratch_len().max(c2r.get_scratch_len()),
+            fft: plans.y_scratch(),
+            rfft: plans.z_scratch(),
         });
         let x_pool = Pool::new(WorkSize {
             lines: xb,
             len: nx,
             pad,
-            fft: scratch(&fwd_x, &inv_x),
+            fft: plans.x_scratch(),
             rfft: 0,
         });
         Ok(Self {
             shape,
-            r2c,
-            c2r,
-            fwd_y,
-            inv_y,
-            fwd_x,
-            inv_x,
+            plans,
             plane_pool,
             x_pool,
         })
@@ -398,7 +384,7 @@ impl<T: Real> Fft3d<T> for CpuFft3d<T> {
         check_buffers(self, real.len(), complex.len())?;
         let [nx, ny, nz] = self.shape;
         let nzc = nz / 2 + 1;
-        let (r2c, fft_y) = (&self.r2c, &self.fwd_y);
+        let (r2c, fft_y) = (&self.plans.r2c, &self.plans.fwd_y);
         real.par_chunks_mut(ny * nz)
             .zip(complex.par_chunks_mut(ny * nzc))
             .for_each_init(
@@ -412,7 +398,7 @@ impl<T: Real> Fft3d<T> for CpuFft3d<T> {
                     y_plane(cp, ny, nzc, fft_y, work);
                 },
             );
-        x_pass(complex, nx, ny * nzc, &self.fwd_x, &self.x_pool);
+        x_pass(complex, nx, ny * nzc, &self.plans.fwd_x, &self.x_pool);
         Ok(())
     }
 
@@ -420,9 +406,9 @@ impl<T: Real> Fft3d<T> for CpuFft3d<T> {
         check_buffers(self, real.len(), complex.len())?;
         let [nx, ny, nz] = self.shape;
         let nzc = nz / 2 + 1;
-        x_pass(complex, nx, ny * nzc, &self.inv_x, &self.x_pool);
+        x_pass(complex, nx, ny * nzc, &self.plans.inv_x, &self.x_pool);
         let scale = T::one() / T::lit((nx * ny * nz) as f64);
-        let (c2r, fft_y) = (&self.c2r, &self.inv_y);
+        let (c2r, fft_y) = (&self.plans.c2r, &self.plans.inv_y);
         complex
             .par_chunks_mut(ny * nzc)
             .zip(real.par_chunks_mut(ny * nz))

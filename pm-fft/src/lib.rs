@@ -12,6 +12,7 @@
 //! arrays are `[nx][ny][nz/2+1]`, also C order. The forward transform is unnormalised with
 //! `e^{-ikx}`; the inverse carries the `1/N` (`N = nx*ny*nz`), so `inverse(forward(x)) == x`.
 
+mod axes;
 mod cpu;
 mod error;
 mod naive;

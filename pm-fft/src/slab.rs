@@ -46,9 +46,10 @@ use std::sync::Arc;
 
 use num_complex::Complex;
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::RealFftPlanner;
 use rustfft::{Fft, FftNum, FftPlanner};
 
+use crate::axes::AxisPlans;
 use pm_decomp::{
     BlockSplit, Comm, CommData, DecompError, Decomposition, PhaseTimes, SlabDecomposition,
     SlabTranspose, Stopwatch,
@@ -98,12 +99,7 @@ fn y_block<T>(ny: usize, nzc: usize) -> (usize, usize) {
 /// `1e-12` relative in f64).
 pub struct SlabFft<T: FftNum> {
     transpose: SlabTranspose,
-    r2c: Arc<dyn RealToComplex<T>>,
-    c2r: Arc<dyn ComplexToReal<T>>,
-    fwd_y: Arc<dyn Fft<T>>,
-    inv_y: Arc<dyn Fft<T>>,
-    fwd_x: Arc<dyn Fft<T>>,
-    inv_x: Arc<dyn Fft<T>>,
+    plans: AxisPlans<T>,
     /// Wall time in `forward` and `inverse`, transposes included.
     total_time: Stopwatch,
     /// Wall time in the transposes of `forward` and `inverse`.
@@ -171,18 +167,15 @@ impl<T: FftNum + CommData> SlabFft<T> {
     /// Plans the transform for `decomp` (shape checks are the decomposition's: every
     /// dimension `>= 1`, `nz` even).
     pub fn new(decomp: SlabDecomposition) -> Result<Self, DecompError> {
-        let [nx, ny, nz] = decomp.shape();
+        let plans = AxisPlans::new(
+            decomp.shape(),
+            &mut FftPlanner::new(),
+            &mut RealFftPlanner::new(),
+        );
         let nzc = decomp.nzc();
-        let mut fft = FftPlanner::new();
-        let mut rfft = RealFftPlanner::new();
         Ok(Self {
             transpose: SlabTranspose::new(decomp, nzc)?,
-            r2c: rfft.plan_fft_forward(nz),
-            c2r: rfft.plan_fft_inverse(nz),
-            fwd_y: fft.plan_fft_forward(ny),
-            inv_y: fft.plan_fft_inverse(ny),
-            fwd_x: fft.plan_fft_forward(nx),
-            inv_x: fft.plan_fft_inverse(nx),
+            plans,
             total_time: Stopwatch::new(),
             transpose_time: Stopwatch::new(),
         })
@@ -241,11 +234,8 @@ impl<T: FftNum + CommData> SlabFft<T> {
     fn plane_work(&self) -> PlaneWork<T> {
         let [_, ny, _] = self.shape();
         let nzc = self.decomposition().nzc();
-        let fft = self
-            .fwd_y
-            .get_inplace_scratch_len()
-            .max(self.inv_y.get_inplace_scratch_len());
-        let rfft = self.r2c.get_scratch_len().max(self.c2r.get_scratch_len());
+        let fft = self.plans.y_scratch();
+        let rfft = self.plans.z_scratch();
         let (block, ls) = y_block::<T>(ny, nzc);
         PlaneWork {
             lines: vec![zero(); block * ls],
@@ -286,11 +276,12 @@ impl<T: FftNum + CommData> SlabFft<T> {
         let nz = self.shape()[2];
         let nzc = self.decomposition().nzc();
         for (r, c) in real.chunks_exact_mut(nz).zip(plane.chunks_exact_mut(nzc)) {
-            self.r2c
+            self.plans
+                .r2c
                 .process_with_scratch(r, c, &mut work.rfft)
                 .map_err(fft_error)?;
         }
-        self.y_lines(plane, &self.fwd_y, work);
+        self.y_lines(plane, &self.plans.fwd_y, work);
         Ok(())
     }
 
@@ -304,13 +295,14 @@ impl<T: FftNum + CommData> SlabFft<T> {
     ) -> Result<(), DecompError> {
         let nz = self.shape()[2];
         let nzc = self.decomposition().nzc();
-        self.y_lines(plane, &self.inv_y, work);
+        self.y_lines(plane, &self.plans.inv_y, work);
         for (c, r) in plane.chunks_exact_mut(nzc).zip(real.chunks_exact_mut(nz)) {
             // A real field has real DC and Nyquist bins along z; dropping their imaginary
             // parts is the Hermitian projection (realfft rejects them otherwise).
             c[0].im = T::zero();
             c[nzc - 1].im = T::zero();
-            self.c2r
+            self.plans
+                .c2r
                 .process_with_scratch(c, r, &mut work.rfft)
                 .map_err(fft_error)?;
             for v in r.iter_mut() {
@@ -393,7 +385,7 @@ impl<T: FftNum + CommData> SlabFft<T> {
             self.transpose_time
                 .time(|| self.transpose.x_to_y(comm, &stage, complex))?;
             drop(stage);
-            self.x_pass(complex, &self.fwd_x)
+            self.x_pass(complex, &self.plans.fwd_x)
         })
     }
 
@@ -410,7 +402,7 @@ impl<T: FftNum + CommData> SlabFft<T> {
         self.total_time.time(|| {
             let [_, ny, nz] = self.shape();
             let nzc = self.decomposition().nzc();
-            self.x_pass(complex, &self.inv_x)?;
+            self.x_pass(complex, &self.plans.inv_x)?;
             let mut stage = vec![zero::<T>(); self.transpose.x_slab_len()];
             self.transpose_time
                 .time(|| self.transpose.y_to_x(comm, complex, &mut stage))?;
