@@ -10,7 +10,7 @@
 //! checked under MPI by pm-integrate's `mpi_run` and pm-adjoint's `mpi_gradient`, which
 //! compare whole runs and gradients with the serial ones.)
 
-use pm_decomp::{Comm, CommExt, Decomposition, Migration, MpiComm, SlabDecomposition, SlabHalo};
+use pm_decomp::{Comm, CommExt, Migration, MpiComm, SlabDecomposition, SlabHalo};
 
 fn run(comm: &MpiComm) -> Result<String, String> {
     let (rank, size) = (comm.rank(), comm.size());

@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use pm_cosmo::Cosmology;
-use pm_decomp::{Comm, CommExt, Decomposition, SerialComm, SlabDecomposition, ThreadComm};
+use pm_decomp::{
+    Comm, CommData, CommExt, Decomposition, SerialComm, SlabDecomposition, ThreadComm,
+};
 use pm_fft::Real;
 use pm_force::FastPmKernel;
 use pm_integrate::{
@@ -35,7 +37,18 @@ fn simulation(
     stepper: StepperKind,
     lpt: LptOrder,
 ) -> Simulation<f64, FastPmKernel> {
-    Simulation::<f64, _>::builder(Cosmology::planck18())
+    simulation_in::<f64>(particles, mesh, box_size, steps, stepper, lpt)
+}
+
+fn simulation_in<T: Real>(
+    particles: usize,
+    mesh: usize,
+    box_size: f64,
+    steps: usize,
+    stepper: StepperKind,
+    lpt: LptOrder,
+) -> Simulation<T, FastPmKernel> {
+    Simulation::<T, _>::builder(Cosmology::planck18())
         .box_size(box_size)
         .particles(particles)
         .mesh(mesh)
@@ -61,7 +74,7 @@ fn on_ranks<R: Send>(ranks: usize, body: impl Fn(&dyn Comm) -> R + Sync) -> Vec<
 }
 
 /// Checks that the ranks' ids are exactly `0..n` once each, and gathers the state.
-fn check_ids_and_gather(locals: &[(Vec<u64>, State<f64>)], n: usize) -> State<f64> {
+fn check_ids_and_gather<T: Real>(locals: &[(Vec<u64>, State<T>)], n: usize) -> State<T> {
     let mut ids: Vec<u64> = locals.iter().flat_map(|(ids, _)| ids.clone()).collect();
     ids.sort_unstable();
     assert_eq!(
@@ -147,20 +160,20 @@ fn distributed_lpt_equals_the_serial_lpt() {
 
 /// Runs `sim` distributed (optionally adding `boost(id)` to the initial momenta) and returns
 /// every rank's ids and the gathered state.
-fn distributed_run(
-    sim: &Simulation<f64, FastPmKernel>,
+fn distributed_run<T: Real + CommData>(
+    sim: &Simulation<T, FastPmKernel>,
     ranks: usize,
     boost: Option<&(dyn Fn(u64) -> [f64; 3] + Sync)>,
-) -> State<f64> {
+) -> State<T> {
     let n = sim.particle_mesh().n_cells();
     let locals = on_ranks(ranks, |comm| {
         let run = DistributedRun::new(sim, comm).unwrap();
-        let mut state: LocalState<f64> = run.initial_state(comm).unwrap();
+        let mut state: LocalState<T> = run.initial_state(comm).unwrap();
         if let Some(boost) = boost {
             for (p, &id) in state.mom.iter_mut().zip(&state.ids) {
                 let b = boost(id);
                 for a in 0..3 {
-                    p[a] += b[a];
+                    p[a] = T::lit(p[a].as_f64() + b[a]);
                 }
             }
         }
@@ -196,6 +209,45 @@ fn distributed_run_equals_the_serial_run() {
                 "{ranks} ranks: disp {d:e}, mom {p:e}"
             );
         }
+    }
+}
+
+/// `max |a - b| / max |b|` with `b` in f64.
+fn rel_to_f64<T: Real>(a: &[[T; 3]], b: &[[f64; 3]]) -> f64 {
+    let b: Vec<[f64; 3]> = b.to_vec();
+    let a: Vec<[f64; 3]> = a.iter().map(|v| v.map(|x| x.as_f64())).collect();
+    rel_diff(&a, &b)
+}
+
+/// In f32 the distributed run equals the serial one "to rounding": its final particles are
+/// no further from the serial f64 run than twice the serial f32 run's own distance from it
+/// (the sums in the FFTs and the paint run in another order, so the f32 roundings differ).
+#[test]
+fn distributed_run_in_f32_is_as_accurate_as_the_serial_f32_run() {
+    let (p, m, b, n) = (16, 32, 64.0, 4);
+    let (s, l) = (StepperKind::FastPm, LptOrder::Second);
+    let reference = simulation_in::<f64>(p, m, b, n, s, l).run(&mut []).unwrap();
+    let sim = simulation_in::<f32>(p, m, b, n, s, l);
+    let serial = sim.run(&mut []).unwrap();
+    let rounding =
+        rel_to_f64(&serial.disp, &reference.disp).max(rel_to_f64(&serial.mom, &reference.mom));
+    for ranks in [2, 3] {
+        let got = distributed_run(&sim, ranks, None);
+        let (d, q) = (
+            rel_to_f64(&got.disp, &reference.disp),
+            rel_to_f64(&got.mom, &reference.mom),
+        );
+        println!(
+            "f32 {ranks} ranks against f64: disp {d:.1e}, mom {q:.1e}; serial f32 {rounding:.1e}; \
+             against serial f32: disp {:.1e}, mom {:.1e}",
+            rel_diff(&got.disp, &serial.disp),
+            rel_diff(&got.mom, &serial.mom)
+        );
+        assert!(
+            d.max(q) <= 2.0 * rounding,
+            "{ranks} ranks: {:.2e} > 2 x {rounding:.2e}",
+            d.max(q)
+        );
     }
 }
 
@@ -285,6 +337,27 @@ fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
         assert!(
             d < 1e-10 && p < 1e-10,
             "{ranks} ranks: disp {d:e}, mom {p:e}"
+        );
+    }
+    // f32, to rounding (as `distributed_run_in_f32_is_as_accurate_as_the_serial_f32_run`).
+    let sim32 = simulation_in::<f32>(
+        particles,
+        mesh,
+        256.0,
+        10,
+        StepperKind::FastPm,
+        LptOrder::Second,
+    );
+    let serial32 = sim32.run(&mut []).unwrap();
+    let rounding =
+        rel_to_f64(&serial32.disp, &serial.disp).max(rel_to_f64(&serial32.mom, &serial.mom));
+    for ranks in [2, 4] {
+        let got = distributed_run(&sim32, ranks, None);
+        let worst = rel_to_f64(&got.disp, &serial.disp).max(rel_to_f64(&got.mom, &serial.mom));
+        println!("f32 {ranks} thread ranks against f64: {worst:.1e} (serial f32: {rounding:.1e})");
+        assert!(
+            worst <= 2.0 * rounding,
+            "f32 {ranks} ranks: {worst:.2e} > 2 x {rounding:.2e}"
         );
     }
 }
