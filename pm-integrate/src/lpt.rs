@@ -383,20 +383,6 @@ fn second_order_vjp<T: Real>(
     Ok(())
 }
 
-/// The half-complex field of `mesh` whose elements (C order) are `data`.
-pub(crate) fn fourier_field<T: Real>(
-    mesh: Mesh,
-    data: Vec<Complex<T>>,
-) -> Result<FourierField<T>, IntegrateError> {
-    let array = ndarray::Array3::from_shape_vec(mesh.complex_shape(), data).map_err(|e| {
-        IntegrateError::Config {
-            what: "Fourier field",
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(FourierField::from_array(mesh, array)?)
-}
-
 /// `c1 psi1_i + c2 psi2_i` for every particle, in f64 per element, rounded once to `T`.
 pub(crate) fn combine_fields<T: Real>(
     psi1: &[[T; 3]],
@@ -485,7 +471,7 @@ impl<T: Real> Lpt<T> {
         let mesh = *modes.mesh();
         let sp = SerialSpectral::new(mesh, plan)?;
         let bar = lpt_fields_vjp(&sp, modes.as_slice(), cotangent)?;
-        fourier_field(mesh, bar)
+        Ok(FourierField::from_vec(mesh, bar)?)
     }
 
     /// The order of the fields (second when `psi2` is present).

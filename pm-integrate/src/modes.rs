@@ -197,6 +197,45 @@ impl ModeAmplitudes {
         })
     }
 
+    /// Replaces every mode `v` of a block `[nx][ny_l][nz/2+1]` of the half-complex grid
+    /// holding the ky-rows `ky0..ky0 + ny_l` (`ny_l` from the length) by
+    /// `f(s A_k, i, (v.re, v.im))`, with `s A_k` the signed amplitude (`s = -1` for
+    /// `phase_flip`) and `i` the mode's index in the block; parallel over x planes, each
+    /// mode computed independently in f64 and rounded once to `T`.
+    fn map_block<T: Real>(
+        &self,
+        power: &LinearPower<f64>,
+        block: &mut [Complex<T>],
+        ky0: usize,
+        f: impl Fn(f64, usize, (f64, f64)) -> (f64, f64) + Sync,
+    ) -> Result<(), IntegrateError> {
+        let [nx, _, nzc] = self.mesh.complex_shape();
+        let plane_len = block.len() / nx.max(1);
+        if plane_len == 0 {
+            return Ok(());
+        }
+        let ny_l = plane_len / nzc;
+        let sign = if self.options.phase_flip { -1.0 } else { 1.0 };
+        let (lookup, scale) = (&self.lookup, self.scale);
+        let planes: Vec<Result<(), IntegrateError>> = block
+            .par_chunks_mut(plane_len)
+            .enumerate()
+            .map(|(jx, plane)| {
+                for ly in 0..ny_l {
+                    for jz in 0..nzc {
+                        let i = ly * nzc + jz;
+                        let amp = sign * lookup.amplitude(power, scale, jx, ky0 + ly, jz)?;
+                        let v = &mut plane[i];
+                        let (re, im) = f(amp, jx * plane_len + i, (v.re.as_f64(), v.im.as_f64()));
+                        *v = Complex::new(T::lit(re), T::lit(im));
+                    }
+                }
+                Ok(())
+            })
+            .collect();
+        planes.into_iter().collect()
+    }
+
     /// Turns `W_k` into `delta_L(k)` in place on a block `[nx][ny_l][nz/2+1]` of the
     /// half-complex grid holding the ky-rows `ky0..ky0 + ny_l` (`ny_l` from the length),
     /// parallel over x planes; each mode computed independently in f64.
@@ -206,40 +245,18 @@ impl ModeAmplitudes {
         block: &mut [Complex<T>],
         ky0: usize,
     ) -> Result<(), IntegrateError> {
-        let [nx, _, nzc] = self.mesh.complex_shape();
-        let plane_len = block.len() / nx.max(1);
-        if plane_len == 0 {
-            return Ok(());
-        }
-        let ny_l = plane_len / nzc;
         let sqrt_n = (self.mesh.n_cells() as f64).sqrt();
-        let sign = if self.options.phase_flip { -1.0 } else { 1.0 };
-        let (lookup, scale, fixed) = (&self.lookup, self.scale, self.options.fixed_amplitude);
-        let planes: Vec<Result<(), IntegrateError>> = block
-            .par_chunks_mut(plane_len)
-            .enumerate()
-            .map(|(jx, plane)| {
-                for ly in 0..ny_l {
-                    let jy = ky0 + ly;
-                    for jz in 0..nzc {
-                        let v = &mut plane[ly * nzc + jz];
-                        let amp = lookup.amplitude(power, scale, jx, jy, jz)?;
-                        let (mut re, mut im) = (v.re.as_f64(), v.im.as_f64());
-                        if fixed {
-                            let m = re.hypot(im);
-                            if m > 0.0 {
-                                re *= sqrt_n / m;
-                                im *= sqrt_n / m;
-                            }
-                        }
-                        let f = sign * amp;
-                        *v = Complex::new(T::lit(re * f), T::lit(im * f));
-                    }
+        let fixed = self.options.fixed_amplitude;
+        self.map_block(power, block, ky0, |f, _, (mut re, mut im)| {
+            if fixed {
+                let m = re.hypot(im);
+                if m > 0.0 {
+                    re *= sqrt_n / m;
+                    im *= sqrt_n / m;
                 }
-                Ok(())
-            })
-            .collect();
-        planes.into_iter().collect()
+            }
+            (re * f, im * f)
+        })
     }
 
     /// Vector-Jacobian product of [`ModeAmplitudes::apply`] in place on a block (as there):
@@ -264,47 +281,21 @@ impl ModeAmplitudes {
                 });
             }
         };
-        let [nx, _, nzc] = self.mesh.complex_shape();
-        let plane_len = block.len() / nx.max(1);
-        if plane_len == 0 {
-            return Ok(());
-        }
-        let ny_l = plane_len / nzc;
         let sqrt_n = (self.mesh.n_cells() as f64).sqrt();
-        let sign = if self.options.phase_flip { -1.0 } else { 1.0 };
-        let (lookup, scale) = (&self.lookup, self.scale);
-        let planes: Vec<Result<(), IntegrateError>> = block
-            .par_chunks_mut(plane_len)
-            .enumerate()
-            .map(|(jx, plane)| {
-                for ly in 0..ny_l {
-                    for jz in 0..nzc {
-                        let i = ly * nzc + jz;
-                        let v = &mut plane[i];
-                        let f = sign * lookup.amplitude(power, scale, jx, ky0 + ly, jz)?;
-                        let (br, bi) = (v.re.as_f64(), v.im.as_f64());
-                        let (re, im) = match w {
-                            None => (f * br, f * bi),
-                            Some(w) => {
-                                let z = w[jx * plane_len + i];
-                                let (zr, zi) = (z.re.as_f64(), z.im.as_f64());
-                                let m = zr.hypot(zi);
-                                if m > 0.0 {
-                                    let c = f * sqrt_n / m;
-                                    let proj = (zr * br + zi * bi) / (m * m);
-                                    (c * (br - zr * proj), c * (bi - zi * proj))
-                                } else {
-                                    (0.0, 0.0)
-                                }
-                            }
-                        };
-                        *v = Complex::new(T::lit(re), T::lit(im));
-                    }
+        self.map_block(power, block, ky0, |f, i, (br, bi)| match w {
+            None => (f * br, f * bi),
+            Some(w) => {
+                let (zr, zi) = (w[i].re.as_f64(), w[i].im.as_f64());
+                let m = zr.hypot(zi);
+                if m > 0.0 {
+                    let c = f * sqrt_n / m;
+                    let proj = (zr * br + zi * bi) / (m * m);
+                    (c * (br - zr * proj), c * (bi - zi * proj))
+                } else {
+                    (0.0, 0.0)
                 }
-                Ok(())
-            })
-            .collect();
-        planes.into_iter().collect()
+            }
+        })
     }
 }
 
@@ -425,12 +416,5 @@ pub fn linear_modes_vjp<T: Real>(
     amplitudes.vjp(power, &mut w_bar, w_k.as_ref().map(|w| w.as_slice()), 0)?;
     drop(w_k);
     let sp = SerialSpectral::new(mesh, plan)?;
-    let noise_bar = forward_vjp(&sp, &w_bar)?;
-    let array = ndarray::Array3::from_shape_vec(mesh.shape(), noise_bar).map_err(|e| {
-        IntegrateError::Config {
-            what: "noise gradient",
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(RealField::from_array(mesh, array)?)
+    Ok(RealField::from_vec(mesh, forward_vjp(&sp, &w_bar)?)?)
 }

@@ -65,6 +65,17 @@ impl<T: Real> RealField<T> {
         Ok(Self { mesh, data })
     }
 
+    /// The field whose cells (C order) are `data`, of length `mesh.n_cells()`.
+    pub fn from_vec(mesh: Mesh, data: Vec<T>) -> Result<Self, MeshError> {
+        let got = data.len();
+        let data = Array3::from_shape_vec(mesh.shape(), data).map_err(|_| MeshError::Length {
+            what: "real field values",
+            expected: mesh.n_cells(),
+            got,
+        })?;
+        Ok(Self { mesh, data })
+    }
+
     /// The mesh.
     pub fn mesh(&self) -> &Mesh {
         &self.mesh
@@ -132,6 +143,18 @@ impl<T: Real> FourierField<T> {
     pub fn from_array(mesh: Mesh, data: Array3<Complex<T>>) -> Result<Self, MeshError> {
         check_shape("Fourier array", mesh.complex_shape(), data.shape())?;
         let data = data.as_standard_layout().into_owned();
+        Ok(Self { mesh, data })
+    }
+
+    /// The field whose modes (C order, `[nx, ny, nz/2+1]`) are `data`.
+    pub fn from_vec(mesh: Mesh, data: Vec<Complex<T>>) -> Result<Self, MeshError> {
+        let shape = mesh.complex_shape();
+        let got = data.len();
+        let data = Array3::from_shape_vec(shape, data).map_err(|_| MeshError::Length {
+            what: "Fourier field modes",
+            expected: shape.iter().product(),
+            got,
+        })?;
         Ok(Self { mesh, data })
     }
 

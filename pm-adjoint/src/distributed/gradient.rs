@@ -48,15 +48,7 @@ impl<T: Real + CommData> DistributedGradient<T> {
             .all_gather(&self.noise)
             .map_err(IntegrateError::from)?
             .concat();
-        let got = all.len();
-        let array = ndarray::Array3::from_shape_vec(mesh.shape(), all).map_err(|_| {
-            AdjointError::Length {
-                what: "gathered noise gradient",
-                expected: mesh.n_cells(),
-                got,
-            }
-        })?;
-        Ok(RealField::from_array(mesh, array).map_err(IntegrateError::from)?)
+        Ok(RealField::from_vec(mesh, all).map_err(IntegrateError::from)?)
     }
 }
 

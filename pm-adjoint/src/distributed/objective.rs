@@ -85,16 +85,9 @@ impl<T: Real + CommData, O: Objective<T>> DistributedObjective<T> for Gathered<O
             .map_err(pm_integrate::IntegrateError::from)?
             .concat();
         let shape = lattice.shape();
-        let mesh =
-            Mesh::new(shape, lattice.box_size()).map_err(pm_integrate::IntegrateError::from)?;
-        let array =
-            ndarray::Array3::from_shape_vec(shape, noise).map_err(|_| AdjointError::Length {
-                what: "gathered white noise",
-                expected: mesh.n_cells(),
-                got: 0,
-            })?;
-        let noise =
-            RealField::from_array(mesh, array).map_err(pm_integrate::IntegrateError::from)?;
+        let noise = Mesh::new(shape, lattice.box_size())
+            .and_then(|mesh| RealField::from_vec(mesh, noise))
+            .map_err(pm_integrate::IntegrateError::from)?;
         let output = self.0.evaluate(ObjectiveInput {
             noise: &noise,
             state: &state,

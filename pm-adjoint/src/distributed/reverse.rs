@@ -116,7 +116,11 @@ pub fn reverse_distributed<T: Real + CommData, K: ForceKernel>(
         let ah = 0.5 * (a0 + a1);
 
         // Undo the second half kick: p_h = p1 - k2 F(x1).
-        carry.kick2(i, state.acc.as_deref().unwrap_or(&[]), frame(&state))?;
+        carry.kick2(
+            i,
+            state.acc.as_deref().expect("set above or below"),
+            frame(&state),
+        )?;
         run.kick(&mut state, a1, ah, a1)?;
 
         // Transpose and undo the drift: x0 = x1 - d p_h; then the particles move to the
@@ -131,7 +135,7 @@ pub fn reverse_distributed<T: Real + CommData, K: ForceKernel>(
         state.acc = Some(acc);
 
         // Undo the first half kick: p0 = p_h - k1 F(x0).
-        carry.kick1(i, state.acc.as_deref().unwrap_or(&[]), frame(&state))?;
+        carry.kick1(i, state.acc.as_deref().expect("just set"), frame(&state))?;
         run.kick(&mut state, ah, a0, a0)?;
         state.a = a0;
     }

@@ -9,7 +9,7 @@ use pm_mesh::{Lattice, Mesh};
 
 use crate::lpt::{combine_fields, forward_vjp, lpt_fields, lpt_fields_vjp};
 use crate::modes::ModeAmplitudes;
-use crate::spectral::SlabSpectral;
+use crate::spectral::{SlabSpectral, Spectral};
 use crate::{
     IntegrateError, LocalState, LptCotangent, LptOrder, ModeOptions, NoiseSource,
     read_white_noise_npy, white_noise_block,
@@ -52,29 +52,12 @@ impl<T: Real + CommData> DistributedLpt<T> {
         modes: ModeOptions,
         order: LptOrder,
     ) -> Result<Self, IntegrateError> {
-        let decomp = fft.decomposition();
-        let shape = mesh.shape();
-        if decomp.shape() != shape {
-            return Err(pm_mesh::MeshError::MeshMismatch {
-                what: format!(
-                    "slab FFT of shape {:?} for the particle grid {shape:?}",
-                    decomp.shape()
-                ),
-            }
-            .into());
-        }
-        let xr = decomp.x_range(decomp.rank());
-        let sp = SlabSpectral {
-            mesh: *mesh,
-            fft,
-            comm,
-        };
+        let (sp, mut delta) = noise_transform(comm, mesh, fft, noise)?;
         let amplitudes = ModeAmplitudes::new(mesh, power, modes)?;
-        let mut delta = vec![Complex::new(T::zero(), T::zero()); fft.complex_len()];
-        let mut real = noise_block(decomp, noise)?;
-        fft.forward(comm, &mut real, &mut delta)?;
-        drop(real);
-        amplitudes.apply(power, &mut delta, crate::spectral::Spectral::ky0(&sp))?;
+        amplitudes.apply(power, &mut delta, sp.ky0())?;
+        let shape = mesh.shape();
+        let decomp = fft.decomposition();
+        let xr = decomp.x_range(decomp.rank());
         let (psi1, psi2) = lpt_fields(&sp, &delta, order)?;
         let plane = (shape[1] * shape[2]) as u64;
         Ok(Self {
@@ -103,28 +86,9 @@ impl<T: Real + CommData> DistributedLpt<T> {
         modes: ModeOptions,
         cotangent: &LptCotangent<T>,
     ) -> Result<NoiseCotangent<T>, IntegrateError> {
-        let decomp = fft.decomposition();
-        if decomp.shape() != mesh.shape() {
-            return Err(pm_mesh::MeshError::MeshMismatch {
-                what: format!(
-                    "slab FFT of shape {:?} for the particle grid {:?}",
-                    decomp.shape(),
-                    mesh.shape()
-                ),
-            }
-            .into());
-        }
-        let sp = SlabSpectral {
-            mesh: *mesh,
-            fft,
-            comm,
-        };
-        let ky0 = crate::spectral::Spectral::ky0(&sp);
+        let (sp, w) = noise_transform(comm, mesh, fft, noise)?;
+        let ky0 = sp.ky0();
         let amplitudes = ModeAmplitudes::new(mesh, power, modes)?;
-        let mut w = vec![Complex::new(T::zero(), T::zero()); fft.complex_len()];
-        let mut real = noise_block(decomp, noise)?;
-        fft.forward(comm, &mut real, &mut w)?;
-        drop(real);
         let mut delta = w.clone();
         amplitudes.apply(power, &mut delta, ky0)?;
         let modes_bar = lpt_fields_vjp(&sp, &delta, cotangent)?;
@@ -149,6 +113,39 @@ pub struct NoiseCotangent<T: Real> {
     pub modes: Vec<Complex<T>>,
     /// `dL/d noise(x)` on this rank's x-planes of the particle grid, C order.
     pub noise: Vec<T>,
+}
+
+/// This rank's block of the forward FFT of the white noise, `W_k` on its ky-rows, with the
+/// rank's slabs of the transform. Collective.
+///
+/// Errors: the FFT's shape is not the mesh's, a noise file that cannot be used, a
+/// communicator that is not the FFT's.
+fn noise_transform<'a, T: Real + CommData>(
+    comm: &'a dyn Comm,
+    mesh: &Mesh,
+    fft: &'a SlabFft<T>,
+    noise: &NoiseSource,
+) -> Result<(SlabSpectral<'a, T>, Vec<Complex<T>>), IntegrateError> {
+    let decomp = fft.decomposition();
+    if decomp.shape() != mesh.shape() {
+        return Err(pm_mesh::MeshError::MeshMismatch {
+            what: format!(
+                "slab FFT of shape {:?} for the particle grid {:?}",
+                decomp.shape(),
+                mesh.shape()
+            ),
+        }
+        .into());
+    }
+    let mut w = vec![Complex::new(T::zero(), T::zero()); fft.complex_len()];
+    let mut real = noise_block(decomp, noise)?;
+    fft.forward(comm, &mut real, &mut w)?;
+    let sp = SlabSpectral {
+        mesh: *mesh,
+        fft,
+        comm,
+    };
+    Ok((sp, w))
 }
 
 /// This rank's block of the white noise (the x-planes of `decomp`, C order): drawn from
