@@ -93,6 +93,12 @@ impl SlabDecomposition {
     pub fn nzc(&self) -> usize {
         self.shape[2] / 2 + 1
     }
+
+    /// Checks that `comm` is the communicator this decomposition was made for (its size and
+    /// this rank), [`DecompError::CommMismatch`] otherwise.
+    pub fn check_comm(&self, comm: &(impl Comm + ?Sized)) -> Result<(), DecompError> {
+        crate::transpose::check_comm(self, comm)
+    }
 }
 
 impl Decomposition for SlabDecomposition {

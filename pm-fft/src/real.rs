@@ -7,8 +7,19 @@ use std::fmt::{Debug, Display};
 /// The conversions are named [`Real::lit`] and [`Real::as_f64`] (not `from_f64` / `to_f64`,
 /// which would clash with `num_traits::FromPrimitive` / `ToPrimitive`, supertraits through
 /// [`rustfft::FftNum`] and [`num_traits::Float`]).
+///
+/// It is also a [`pm_decomp::CommData`], so every field and particle array can be sent between
+/// the ranks of a distributed run.
 pub trait Real:
-    rustfft::FftNum + num_traits::Float + Send + Sync + Default + Debug + Display + 'static
+    rustfft::FftNum
+    + num_traits::Float
+    + pm_decomp::CommData
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + Display
+    + 'static
 {
     /// Type name, `"f32"` or `"f64"` (for file headers, kernel names, messages).
     const NAME: &'static str;

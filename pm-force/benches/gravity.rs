@@ -1,6 +1,7 @@
 //! One PM gravity solve (paint, FFT, kernel, 3 inverse FFTs, readout) of 128^3 particles on a
 //! 128^3 mesh, and its VJP, in f32 and f64.
 
+use pm_decomp::SerialComm;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -36,14 +37,14 @@ fn bench_one<T: Real>(c: &mut Criterion, n: usize) {
     group.bench_function("accelerations", |b| {
         b.iter(|| {
             gravity
-                .accelerations(black_box(&positions), 0.45, &mut acc)
+                .accelerations(&SerialComm, black_box(&positions), 0.45, &mut acc)
                 .unwrap()
         })
     });
     group.bench_function("accelerations_vjp", |b| {
         b.iter(|| {
             gravity
-                .accelerations_vjp(black_box(&positions), 0.45, &cot, &mut grad)
+                .accelerations_vjp(&SerialComm, black_box(&positions), 0.45, &cot, &mut grad)
                 .unwrap()
         })
     });

@@ -6,12 +6,11 @@
 //!   [`SharpenedKernel`] (parametrised, as pmwd's spatial optimisation).
 //! * [`Gravity`]: paint, FFT, kernel, inverse FFTs, readout, with the FastPM normalisation
 //!   `nabla^2 psi = 3/2 Omega_m delta`, `F = -nabla psi`, `dp/da = F / (a^2 E)`; and its VJP
-//!   with respect to particle positions, the prefactor and the kernel parameters.
-//! * [`SlabGravity`]: the same solve on a slab decomposition over any `pm_decomp::Comm`
-//!   (paint on padded x-slabs, halo exchange, slab FFT), equal to the serial one, with its VJP.
+//!   with respect to particle positions, the prefactor and the kernel parameters. Written
+//!   once over one rank's `pm_mesh::MeshBlock` and a `pm_decomp::Comm`: the serial solve is
+//!   the one-rank case (`SerialComm`), the distributed one equals it to rounding.
 //! * [`ewald`]: the exact periodic force of a point mass, the reference the tests compare to.
 
-mod distributed;
 mod error;
 pub mod ewald;
 mod fastpm;
@@ -20,7 +19,6 @@ mod kernel;
 mod naive;
 mod sharpened;
 
-pub use distributed::SlabGravity;
 pub use error::ForceError;
 pub use fastpm::FastPmKernel;
 pub use gravity::{Gravity, GravityVjp};

@@ -1,12 +1,16 @@
 //! Lagrangian perturbation theory: Zel'dovich (1LPT) and second-order (2LPT) displacements.
 
+use std::ops::Range;
+
 use pm_cosmo::GrowthTable;
-use pm_fft::{Complex, Fft3d, Real};
-use pm_mesh::{FourierField, Lattice, Mesh};
+use pm_decomp::{Comm, Migration};
+use pm_fft::{Complex, Real};
+use pm_mesh::{FourierField, Lattice, Mesh, MeshBlock};
 use rayon::prelude::*;
 
-use crate::spectral::{SerialSpectral, Spectral};
-use crate::{IntegrateError, State};
+use crate::spectral::Spectral;
+use crate::stepper::{axpy, dot};
+use crate::{IntegrateError, State, StateCotangent};
 
 /// Order of the Lagrangian perturbation theory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,9 +35,17 @@ pub enum LptOrder {
 /// MNRAS 299, 1097, eqs. 4-6; Bouchet et al. 1995). Derivatives are spectral (`i k`), with
 /// odd derivatives zeroed at the Nyquist frequency. The lattice is the grid of the linear
 /// modes (one particle per cell of that grid, at the grid points).
+///
+/// An `Lpt` holds the fields of one rank's particles: the lattice points of the x-planes of
+/// its [`MeshBlock`] of the particle grid, in C order (local particle `j` is lattice point
+/// `ids().start + j`); on one rank, the whole lattice. The fields are computed with the
+/// block's FFT from its modes, the same per-mode and per-cell code on any rank count, and
+/// equal the one-rank fields to rounding.
 #[derive(Debug, Clone)]
 pub struct Lpt<T: Real> {
     lattice: Lattice,
+    ids: Range<u64>,
+    whole: bool,
     psi1: Vec<[T; 3]>,
     psi2: Option<Vec<[T; 3]>>,
 }
@@ -119,7 +131,7 @@ pub(crate) fn apply_block<T: Real>(
 /// elsewhere) and `N` the number of cells. This is pm-fft's identity
 /// `<FFT x, Y>_w = N <x, IFFT Y>` with `<a, b>_w = sum_stored w_k Re(conj(a_k) b_k)`.
 fn inverse_vjp<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     mut ybar: Vec<T>,
     acc: &mut [Complex<T>],
     m: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
@@ -139,7 +151,7 @@ fn inverse_vjp<T: Real>(
 /// Hermitian weight), so that `sum_stored Re(conj(Xbar_k) FFT(x)_k) = sum_r xbar_r x_r` for
 /// every real `x`. Returns the real block.
 pub(crate) fn forward_vjp<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     xbar: &[Complex<T>],
 ) -> Result<Vec<T>, IntegrateError> {
     let mesh = sp.mesh();
@@ -186,7 +198,7 @@ fn component<T: Real>(v: &[[T; 3]], a: usize) -> Vec<T> {
 /// `[T; 3]` per cell of the real block), adds `sum_a conj(i sign k_a) (w_k / N)
 /// FFT(bar_a)(k)` (Nyquist-zeroed along `a`) to `acc`, the cotangent of `phi(k)`.
 fn gradient_vjp<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     bar: &[[T; 3]],
     sign: f64,
     acc: &mut [Complex<T>],
@@ -210,7 +222,7 @@ fn inverse_laplacian(k: [f64; 3], _nyq: [bool; 3]) -> Complex<f64> {
 
 /// `phi(k) = -delta(k) / k^2` (zero at `k = 0`), the potential of `nabla^2 phi = delta`, on
 /// the Fourier block of `sp`.
-fn potential_block<T: Real>(sp: &dyn Spectral<T>, delta_k: &[Complex<T>]) -> Vec<Complex<T>> {
+fn potential_block<T: Real>(sp: &Spectral<'_, T>, delta_k: &[Complex<T>]) -> Vec<Complex<T>> {
     let mut phi = vec![Complex::new(T::zero(), T::zero()); delta_k.len()];
     apply_block(
         sp.mesh(),
@@ -226,7 +238,7 @@ fn potential_block<T: Real>(sp: &dyn Spectral<T>, delta_k: &[Complex<T>]) -> Vec
 /// `IFFT(m(k) src(k))` on the real block of `sp`; `scratch` (a Fourier block) is
 /// overwritten.
 fn filtered<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     src: &[Complex<T>],
     scratch: &mut [Complex<T>],
     m: impl Fn([f64; 3], [bool; 3]) -> Complex<f64> + Sync,
@@ -242,7 +254,7 @@ fn filtered<T: Real>(
 /// Gradient of a potential given in Fourier space: `i k_a phi(k)` for each axis, as real
 /// grids flattened into per-cell vectors (of the real block of `sp`), times `sign`.
 fn gradient_block<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     phi_k: &[Complex<T>],
     sign: f64,
 ) -> Result<Vec<[T; 3]>, IntegrateError> {
@@ -264,7 +276,7 @@ pub(crate) type LptFields<T> = (Vec<[T; 3]>, Option<Vec<[T; 3]>>);
 /// the real block of `sp`, from the linear modes on its Fourier block (equations on
 /// [`Lpt`]). Serial ([`Lpt::new`]) and distributed runs share this code.
 pub(crate) fn lpt_fields<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     modes: &[Complex<T>],
     order: LptOrder,
 ) -> Result<LptFields<T>, IntegrateError> {
@@ -280,7 +292,7 @@ pub(crate) fn lpt_fields<T: Real>(
 
 /// `psi2 = grad phi2`, `nabla^2 phi2 = sum_{i<j} (phi_ii phi_jj - phi_ij^2)`.
 fn second_order<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     phi1: &[Complex<T>],
 ) -> Result<Vec<[T; 3]>, IntegrateError> {
     let mut scratch = vec![Complex::new(T::zero(), T::zero()); phi1.len()];
@@ -315,7 +327,7 @@ fn second_order<T: Real>(
 /// `psi1` and, for 2LPT, `psi2` (the real block's cells). Serial ([`Lpt::vjp`]) and
 /// distributed gradients share this code.
 pub(crate) fn lpt_fields_vjp<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     modes: &[Complex<T>],
     cotangent: &LptCotangent<T>,
 ) -> Result<Vec<Complex<T>>, IntegrateError> {
@@ -346,7 +358,7 @@ pub(crate) fn lpt_fields_vjp<T: Real>(
 /// Adds to `phi1_bar` the cotangent of `phi1(k)` through [`second_order`] for the
 /// cotangent `psi2_bar` of `psi2` (equations on [`Lpt::vjp`]).
 fn second_order_vjp<T: Real>(
-    sp: &dyn Spectral<T>,
+    sp: &Spectral<'_, T>,
     phi1: &[Complex<T>],
     psi2_bar: &[[T; 3]],
     phi1_bar: &mut [Complex<T>],
@@ -406,29 +418,49 @@ pub(crate) fn combine_fields<T: Real>(
 }
 
 impl<T: Real> Lpt<T> {
-    /// LPT fields from the linear modes at a = 1 (`delta_L(k)` on the particle grid, as
-    /// from [`linear_modes`](crate::linear_modes)); `plan` is an FFT of that grid's shape.
+    /// LPT fields from the linear modes at a = 1 (`delta_L(k)` on the particle grid, as from
+    /// [`linear_modes`](crate::linear_modes)): `modes` is this rank's Fourier block of
+    /// `block`, the block of the particle grid. Collective.
+    ///
+    /// ```
+    /// use pm_cosmo::{Cosmology, LinearPower};
+    /// use pm_decomp::SerialComm;
+    /// use pm_integrate::{Lpt, LptOrder, ModeOptions, linear_modes, white_noise};
+    /// use pm_mesh::{Mesh, MeshBlock, RealField};
+    /// let mesh = Mesh::cubic(8, 64.0).unwrap();
+    /// let block = MeshBlock::<f64>::whole(mesh).unwrap();
+    /// let power = LinearPower::eisenstein_hu(&Cosmology::planck18()).unwrap();
+    /// let noise = RealField::from_array(mesh, white_noise(mesh.shape(), 1)).unwrap();
+    /// let modes = linear_modes(&SerialComm, &block, &noise, &power, ModeOptions::default()).unwrap();
+    /// let lpt = Lpt::new(&SerialComm, &block, &modes, LptOrder::Second).unwrap();
+    /// assert_eq!(lpt.len(), 512);
+    /// ```
     pub fn new(
+        comm: &dyn Comm,
+        block: &MeshBlock<T>,
         modes: &FourierField<T>,
         order: LptOrder,
-        plan: &dyn Fft3d<T>,
     ) -> Result<Self, IntegrateError> {
-        let mesh = *modes.mesh();
-        let lattice = Lattice::new(mesh.shape(), mesh.box_size())?;
-        let sp = SerialSpectral::new(mesh, plan)?;
+        block.check_modes(modes)?;
+        let mesh = *block.mesh();
+        let sp = Spectral { block, comm };
         let (psi1, psi2) = lpt_fields(&sp, modes.as_slice(), order)?;
+        let xr = block.x_planes();
+        let plane = (mesh.shape()[1] * mesh.shape()[2]) as u64;
         Ok(Self {
-            lattice,
+            lattice: Lattice::new(mesh.shape(), mesh.box_size())?,
+            ids: xr.start as u64 * plane..xr.end as u64 * plane,
+            whole: block.is_whole(),
             psi1,
             psi2,
         })
     }
 
-    /// Vector-Jacobian product of [`Lpt::new`]: the cotangent `delta_bar(k)` of the linear
-    /// modes for the cotangents `psi1_bar`, `psi2_bar` of the displacement fields (2LPT when
-    /// `cotangent.psi2` is `Some`, 1LPT otherwise). `modes` are the modes the fields were
-    /// made from (the 2LPT part is quadratic, so its Jacobian depends on them; the 1LPT part
-    /// is linear and does not).
+    /// Vector-Jacobian product of [`Lpt::new`]: this rank's block of the cotangent
+    /// `delta_bar(k)` of the linear modes for the cotangents `psi1_bar`, `psi2_bar` of this
+    /// rank's fields (2LPT when `cotangent.psi2` is `Some`, 1LPT otherwise). `modes` are the
+    /// modes the fields were made from (the 2LPT part is quadratic, so its Jacobian depends on
+    /// them; the 1LPT part is linear and does not). Collective.
     ///
     /// # Complex cotangent convention
     ///
@@ -462,16 +494,17 @@ impl<T: Real> Lpt<T> {
     /// FFTs for 2LPT, three for 1LPT.
     ///
     /// Errors: [`IntegrateError::Length`] for cotangents of the wrong length,
-    /// [`IntegrateError::Mesh`] if `plan` does not have the modes' shape.
+    /// [`IntegrateError::Mesh`] if `modes` is not the block's.
     pub fn vjp(
+        comm: &dyn Comm,
+        block: &MeshBlock<T>,
         modes: &FourierField<T>,
         cotangent: &LptCotangent<T>,
-        plan: &dyn Fft3d<T>,
     ) -> Result<FourierField<T>, IntegrateError> {
-        let mesh = *modes.mesh();
-        let sp = SerialSpectral::new(mesh, plan)?;
+        block.check_modes(modes)?;
+        let sp = Spectral { block, comm };
         let bar = lpt_fields_vjp(&sp, modes.as_slice(), cotangent)?;
-        Ok(FourierField::from_vec(mesh, bar)?)
+        Ok(FourierField::from_block(*block.mesh(), block.ky_rows(), bar)?)
     }
 
     /// The order of the fields (second when `psi2` is present).
@@ -483,9 +516,24 @@ impl<T: Real> Lpt<T> {
         }
     }
 
-    /// The particle lattice (the grid of the linear modes).
+    /// The whole particle lattice (the grid of the linear modes).
     pub fn lattice(&self) -> Lattice {
         self.lattice
+    }
+
+    /// Global lattice indices (C order) of this rank's particles, consecutive.
+    pub fn ids(&self) -> Range<u64> {
+        self.ids.clone()
+    }
+
+    /// Number of this rank's particles.
+    pub fn len(&self) -> usize {
+        self.psi1.len()
+    }
+
+    /// True when the rank holds no particles.
+    pub fn is_empty(&self) -> bool {
+        self.psi1.is_empty()
     }
 
     /// First-order displacement at unit growth, Mpc/h.
@@ -498,12 +546,141 @@ impl<T: Real> Lpt<T> {
         self.psi2.as_deref()
     }
 
-    /// Displacement `D1 psi1 + D2 psi2` and momentum `gp1 psi1 + gp2 psi2` at `a`.
+    /// This rank's particles at `a`: displacement `D1 psi1 + D2 psi2` and momentum
+    /// `gp1 psi1 + gp2 psi2` (no LPT fields carried).
     pub fn state(&self, a: f64, growth: &GrowthTable<f64>) -> Result<State<T>, IntegrateError> {
         let g = growth.at(a)?;
-        let (d1, d2, p1, p2) = (g.d1, g.d2, g.gp1, g.gp2);
         let combine = |c1: f64, c2: f64| combine_fields(&self.psi1, self.psi2.as_deref(), c1, c2);
-        State::new(self.lattice, a, combine(d1, d2), combine(p1, p2))
+        let (disp, mom) = (combine(g.d1, g.d2), combine(g.gp1, g.gp2));
+        if self.whole {
+            State::new(self.lattice, a, disp, mom)
+        } else {
+            State::with_ids(self.lattice, a, self.ids.clone().collect(), disp, mom)
+        }
+    }
+
+    /// [`Lpt::state`], and with `carry_lpt` the fields moved into the state (for steppers
+    /// that move the LPT frame, COLA), without a copy.
+    pub fn into_state(
+        self,
+        a: f64,
+        growth: &GrowthTable<f64>,
+        carry_lpt: bool,
+    ) -> Result<State<T>, IntegrateError> {
+        let mut state = self.state(a, growth)?;
+        if carry_lpt {
+            state.psi1 = Some(self.psi1);
+            state.psi2 = self.psi2;
+        }
+        Ok(state)
+    }
+
+    /// Vector-Jacobian product of [`Lpt::state`] at `a` (`x0 = D1 psi1 + D2 psi2`,
+    /// `p0 = gp1 psi1 + gp2 psi2`): for the cotangents `bar` of the state (this rank's
+    /// particles in this `Lpt`'s order; `bar.lpt`, the cotangents the steps' LPT-frame terms
+    /// gave the carried fields, is added), returns the total cotangents of `psi1`, `psi2` and
+    /// `dL/d(D1, D2, gp1, gp2)` (this rank's sums):
+    ///
+    /// ```text
+    /// psi1_bar = D1 x_bar0 + gp1 p_bar0 + frame.psi1,   psi2_bar = D2 x_bar0 + gp2 p_bar0 + frame.psi2
+    /// dL/d(D1, D2, gp1, gp2) = (<x_bar0, psi1>, <x_bar0, psi2>, <p_bar0, psi1>, <p_bar0, psi2>)
+    /// ```
+    pub fn state_vjp(
+        &self,
+        a: f64,
+        growth: &GrowthTable<f64>,
+        bar: StateCotangent<T>,
+    ) -> Result<(LptCotangent<T>, [f64; 4]), IntegrateError> {
+        let n = self.len();
+        for (what, got) in [("disp cotangent", bar.disp.len()), ("mom cotangent", bar.mom.len())] {
+            if got != n {
+                return Err(IntegrateError::Length {
+                    what,
+                    expected: n,
+                    got,
+                });
+            }
+        }
+        let g = growth.at(a)?;
+        let StateCotangent {
+            disp: x_bar,
+            mom: p_bar,
+            lpt: frame,
+        } = bar;
+        let mut psi_bar = frame.unwrap_or_else(|| LptCotangent::zeros(n, self.order()));
+        axpy(&mut psi_bar.psi1, g.d1, &x_bar);
+        axpy(&mut psi_bar.psi1, g.gp1, &p_bar);
+        let mut lpt_growth = [dot(&x_bar, &self.psi1), 0.0, dot(&p_bar, &self.psi1), 0.0];
+        if let (Some(psi2), Some(bar2)) = (self.psi2.as_deref(), psi_bar.psi2.as_mut()) {
+            axpy(bar2, g.d2, &x_bar);
+            axpy(bar2, g.gp2, &p_bar);
+            lpt_growth[1] = dot(&x_bar, psi2);
+            lpt_growth[3] = dot(&p_bar, psi2);
+        }
+        Ok((psi_bar, lpt_growth))
+    }
+
+    /// Brings per-particle rows (`rows[a][i]` of the particle with global lattice index
+    /// `id(i)`, held by any rank) to the rank and position of that particle in this `Lpt`
+    /// (the inverse of a run's migrations, by lattice index): on one rank, a reordering.
+    /// Collective.
+    ///
+    /// Errors: a particle that arrives twice or not at all ([`IntegrateError::Length`]).
+    pub fn to_lattice_order<const R: usize>(
+        &self,
+        comm: &dyn Comm,
+        ids: &[u64],
+        rows: [&[[T; 3]]; R],
+    ) -> Result<[Vec<[T; 3]>; R], IntegrateError> {
+        if comm.size() == 1 {
+            return self.place(ids, rows);
+        }
+        let plane = (self.lattice.shape()[1] * self.lattice.shape()[2]) as u64;
+        let split = pm_decomp::BlockSplit::new(self.lattice.shape()[0], comm.size())?;
+        let owners: Vec<usize> = ids
+            .iter()
+            .map(|&id| split.owner((id / plane) as usize).unwrap_or(0))
+            .collect();
+        let mig = Migration::from_owners(comm, &owners)?;
+        let arrived = mig.forward(comm, ids)?;
+        let mut moved = Vec::with_capacity(R);
+        for r in rows {
+            moved.push(mig.forward(comm, r)?);
+        }
+        let moved: [Vec<[T; 3]>; R] = moved.try_into().expect("R arrays");
+        self.place(&arrived, moved.each_ref().map(Vec::as_slice))
+    }
+
+    /// Puts `rows[a][k]` at the local index of lattice point `ids[k]`.
+    fn place<const R: usize>(
+        &self,
+        ids: &[u64],
+        rows: [&[[T; 3]]; R],
+    ) -> Result<[Vec<[T; 3]>; R], IntegrateError> {
+        let n = self.len();
+        if ids.len() != n {
+            return Err(IntegrateError::Length {
+                what: "rows brought to the lattice order",
+                expected: n,
+                got: ids.len(),
+            });
+        }
+        let mut out: [Vec<[T; 3]>; R] = std::array::from_fn(|_| vec![[T::zero(); 3]; n]);
+        for (k, &id) in ids.iter().enumerate() {
+            let i = id
+                .checked_sub(self.ids.start)
+                .map(|i| i as usize)
+                .filter(|&i| i < n)
+                .ok_or(IntegrateError::Length {
+                    what: "rows brought to the lattice order (a particle of another rank)",
+                    expected: n,
+                    got: ids.len(),
+                })?;
+            for (o, r) in out.iter_mut().zip(&rows) {
+                o[i] = r[k];
+            }
+        }
+        Ok(out)
     }
 
     /// `c1 psi1_i + c2 psi2_i` for particle `i`: the LPT displacement (`D1`, `D2`), momentum

@@ -21,13 +21,14 @@
 //! the same white noise (read it with [`crate::read_white_noise_npy`]).
 
 use pm_cosmo::LinearPower;
-use pm_fft::{Complex, Fft3d, Real};
-use pm_mesh::{FourierField, Mesh, MeshError, RealField};
+use pm_decomp::Comm;
+use pm_fft::{Complex, Real};
+use pm_mesh::{FourierField, Mesh, MeshBlock, RealField};
 use rayon::prelude::*;
 
 use crate::IntegrateError;
 use crate::lpt::forward_vjp;
-use crate::spectral::SerialSpectral;
+use crate::spectral::Spectral;
 
 /// Options of the linear modes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -316,23 +317,26 @@ impl ModeAmplitudes {
 /// to `T`; parallel over x planes with rayon, each mode computed independently, so the result
 /// is bitwise independent of the thread count.
 ///
-/// Errors: [`IntegrateError::Mesh`] if `plan` does not have the noise mesh's shape,
+/// `noise` is this rank's block of the white noise on `block`, the particle grid's block
+/// (the whole grid on one rank); the result is this rank's Fourier block. Collective.
+///
+/// Errors: [`IntegrateError::Mesh`] if `noise` is not the block's,
 /// [`IntegrateError::Cosmo`] if `power` is not defined over the mesh's nonzero |k| (e.g. a
 /// table that does not reach the corner of the Fourier grid, `sqrt(3)` times the Nyquist
 /// frequency for a cube), [`IntegrateError::Fft`] from the transform.
 ///
 /// ```
 /// use pm_cosmo::{Cosmology, LinearPower};
-/// use pm_fft::CpuFft3d;
+/// use pm_decomp::SerialComm;
 /// use pm_integrate::{ModeOptions, linear_modes, white_noise};
-/// use pm_mesh::{Mesh, RealField};
+/// use pm_mesh::{Mesh, MeshBlock, RealField};
 ///
 /// let mesh = Mesh::cubic(16, 200.0).unwrap();
+/// let block = MeshBlock::<f64>::whole(mesh).unwrap();
 /// let noise = RealField::from_array(mesh, white_noise::<f64>([16; 3], 1)).unwrap();
 /// let power = LinearPower::eisenstein_hu(&Cosmology::planck18()).unwrap();
-/// let plan = CpuFft3d::<f64>::new([16; 3]).unwrap();
 /// let fixed = ModeOptions { fixed_amplitude: true, ..Default::default() };
-/// let modes = linear_modes(&noise, &power, fixed, &plan).unwrap();
+/// let modes = linear_modes(&SerialComm, &block, &noise, &power, fixed).unwrap();
 /// // Mode (1, 0, 0): |k| = 2 pi / 200 h/Mpc, and V |delta|^2 / N^2 = P(|k|) exactly.
 /// let (n, v) = (16f64.powi(3), 200f64.powi(3));
 /// let p = power.power(2.0 * std::f64::consts::PI / 200.0).unwrap();
@@ -341,25 +345,15 @@ impl ModeAmplitudes {
 /// assert_eq!(modes.data()[[0, 0, 0]].norm(), 0.0);
 /// ```
 pub fn linear_modes<T: Real>(
+    comm: &dyn Comm,
+    block: &MeshBlock<T>,
     noise: &RealField<T>,
     power: &LinearPower<f64>,
     options: ModeOptions,
-    plan: &dyn Fft3d<T>,
 ) -> Result<FourierField<T>, IntegrateError> {
-    let mesh = *noise.mesh();
-    if plan.shape() != mesh.shape() {
-        return Err(MeshError::MeshMismatch {
-            what: format!(
-                "FFT plan of shape {:?} for white noise of shape {:?}",
-                plan.shape(),
-                mesh.shape()
-            ),
-        }
-        .into());
-    }
-    let amplitudes = ModeAmplitudes::new(&mesh, power, options)?;
-    let mut modes = noise.forward(plan)?;
-    amplitudes.apply(power, modes.as_slice_mut(), 0)?;
+    let amplitudes = ModeAmplitudes::new(block.mesh(), power, options)?;
+    let mut modes = block.forward_field(comm, &mut noise.clone())?;
+    amplitudes.apply(power, modes.as_slice_mut(), block.ky_rows().start)?;
     Ok(modes)
 }
 
@@ -387,34 +381,27 @@ pub fn linear_modes<T: Real>(
 /// Errors: as [`linear_modes`], and [`IntegrateError::Mesh`] if `modes_bar` is not on the
 /// noise's mesh.
 pub fn linear_modes_vjp<T: Real>(
+    comm: &dyn Comm,
+    block: &MeshBlock<T>,
     noise: &RealField<T>,
     power: &LinearPower<f64>,
     options: ModeOptions,
     modes_bar: &FourierField<T>,
-    plan: &dyn Fft3d<T>,
 ) -> Result<RealField<T>, IntegrateError> {
-    let mesh = *noise.mesh();
-    if plan.shape() != mesh.shape() || *modes_bar.mesh() != mesh {
-        return Err(MeshError::MeshMismatch {
-            what: format!(
-                "FFT plan of shape {:?} and mode cotangent of shape {:?} for white noise of shape {:?}",
-                plan.shape(),
-                modes_bar.mesh().shape(),
-                mesh.shape()
-            ),
-        }
-        .into());
-    }
-    let amplitudes = ModeAmplitudes::new(&mesh, power, options)?;
+    block.check_real(noise)?;
+    block.check_modes(modes_bar)?;
+    let amplitudes = ModeAmplitudes::new(block.mesh(), power, options)?;
     // W_k, needed only by the fixed-amplitude Jacobian.
     let w_k = if options.fixed_amplitude {
-        Some(noise.forward(plan)?)
+        Some(block.forward_field(comm, &mut noise.clone())?)
     } else {
         None
     };
     let mut w_bar = modes_bar.as_slice().to_vec();
-    amplitudes.vjp(power, &mut w_bar, w_k.as_ref().map(|w| w.as_slice()), 0)?;
+    let ky0 = block.ky_rows().start;
+    amplitudes.vjp(power, &mut w_bar, w_k.as_ref().map(|w| w.as_slice()), ky0)?;
     drop(w_k);
-    let sp = SerialSpectral::new(mesh, plan)?;
-    Ok(RealField::from_vec(mesh, forward_vjp(&sp, &w_bar)?)?)
+    let sp = Spectral { block, comm };
+    let bar = forward_vjp(&sp, &w_bar)?;
+    Ok(RealField::from_block(*block.mesh(), block.x_planes(), bar)?)
 }

@@ -1,16 +1,20 @@
-//! `Simulation`: cosmology, mesh, force kernel, stepper and observers wired for the common case.
+//! `Simulation`: cosmology, meshes, force kernel, stepper and observers wired for the common
+//! case, on one rank or as one rank's share of a run over a communicator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use pm_cosmo::{Cosmology, GrowthTable, LinearPower};
-use pm_fft::{CpuFft3d, Fft3d, Real};
+use pm_decomp::{Comm, PhaseTimes, SerialComm};
+use pm_fft::Real;
 use pm_force::{FastPmKernel, ForceKernel, Gravity};
-use pm_mesh::{FourierField, Mesh, RealField, Scheme};
+use pm_mesh::{FourierField, Mesh, MeshBlock, RealField, Scheme};
 
+use crate::stepper::{DriftWatch, agree};
 use crate::{
     Cola, FastPm, IntegrateError, Leapfrog, Lpt, LptOrder, ModeOptions, Observer, PmForces, State,
-    StepInfo, Stepper, TimeSteps, kdk_step, linear_modes, read_white_noise_npy, white_noise,
+    StepInfo, StepPositions, Stepper, TimeSteps, kdk_step, linear_modes, migrate,
+    read_white_noise_npy, white_noise, white_noise_block,
 };
 
 /// Which time stepper a [`Simulation`] uses.
@@ -58,6 +62,12 @@ pub enum NoiseSource {
 /// A configured forward simulation: Gaussian initial conditions on a particle lattice, LPT
 /// to the first time step, then kick-drift-kick steps with the PM force.
 ///
+/// A `Simulation` is one rank's view of a run: its [`MeshBlock`]s of the particle grid and of
+/// the force mesh. [`SimulationBuilder::build`] makes the one-rank (serial) run,
+/// [`SimulationBuilder::build_on`] the calling rank's share of a run over a communicator;
+/// the same methods then run it ([`Simulation::run_on`], collective), and the result equals
+/// the one-rank run's to rounding on any number of ranks.
+///
 /// ```
 /// use pm_cosmo::Cosmology;
 /// use pm_integrate::{Simulation, TimeSteps};
@@ -73,12 +83,33 @@ pub enum NoiseSource {
 /// assert_eq!(state.a, 1.0);
 /// assert_eq!(state.len(), 16 * 16 * 16);
 /// ```
+///
+/// The same run on two thread ranks:
+///
+/// ```
+/// use pm_cosmo::Cosmology;
+/// use pm_decomp::ThreadComm;
+/// use pm_integrate::{Simulation, TimeSteps};
+/// let counts = ThreadComm::run(2, |comm| {
+///     let sim = Simulation::<f64, _>::builder(Cosmology::planck18())
+///         .box_size(64.0)
+///         .particles(8)
+///         .mesh(8)
+///         .steps(TimeSteps::LinearA { a_start: 0.1, a_end: 1.0, steps: 2 })
+///         .build_on(comm)
+///         .unwrap();
+///     let local = sim.run_on(comm, &mut []).unwrap();
+///     assert_eq!(local.a, 1.0);
+///     local.len()
+/// })
+/// .unwrap();
+/// assert_eq!(counts.iter().sum::<usize>(), 8 * 8 * 8);
+/// ```
 pub struct Simulation<T: Real, K: ForceKernel> {
     cosmology: Cosmology<f64>,
     growth: Arc<GrowthTable<f64>>,
     power: LinearPower<f64>,
-    particle_mesh: Mesh,
-    particle_plan: Arc<dyn Fft3d<T>>,
+    particles: MeshBlock<T>,
     forces: PmForces<T, K>,
     stepper: Box<dyn Stepper>,
     scale_factors: Vec<f64>,
@@ -214,8 +245,18 @@ impl<T: Real, K: ForceKernel> SimulationBuilder<T, K> {
         self
     }
 
-    /// Validates everything and plans the FFTs.
+    /// Validates everything and plans the FFTs of a one-rank run.
     pub fn build(self) -> Result<Simulation<T, K>, IntegrateError> {
+        self.build_on(&SerialComm)
+    }
+
+    /// Validates everything and plans the calling rank's share of a run over `comm`: its
+    /// slabs of the particle grid and of the force mesh, with their FFTs (collective calls
+    /// follow: every rank must build). The one-rank run is `build_on(&SerialComm)`.
+    ///
+    /// Errors: as [`SimulationBuilder::build`], and more ranks than planes of the particle
+    /// grid or of the force mesh ([`IntegrateError::Mesh`]).
+    pub fn build_on(self, comm: &dyn Comm) -> Result<Simulation<T, K>, IntegrateError> {
         self.cosmology.validate()?;
         if !(self.box_size.is_finite() && self.box_size > 0.0) {
             return Err(IntegrateError::Config {
@@ -245,10 +286,10 @@ impl<T: Real, K: ForceKernel> SimulationBuilder<T, K> {
             None => LinearPower::eisenstein_hu(&self.cosmology)?,
         };
         let particle_mesh = Mesh::cubic(self.particles, self.box_size)?;
-        let particle_plan: Arc<dyn Fft3d<T>> = Arc::new(CpuFft3d::new(particle_mesh.shape())?);
+        let particles = MeshBlock::new(particle_mesh, comm)?;
         let mesh = Mesh::cubic(self.mesh, self.box_size)?;
-        let gravity = Gravity::cpu(mesh, self.kernel)?
-            .with_scheme(self.scheme)
+        let gravity = Gravity::on(mesh, self.kernel, comm)?
+            .with_scheme(self.scheme)?
             .with_window_compensation(self.compensate);
         let forces = PmForces::new(gravity, self.cosmology.omega_m());
         let stepper = self.stepper.build(growth.clone(), &self.cosmology);
@@ -256,8 +297,7 @@ impl<T: Real, K: ForceKernel> SimulationBuilder<T, K> {
             cosmology: self.cosmology,
             growth,
             power,
-            particle_mesh,
-            particle_plan,
+            particles,
             forces,
             stepper,
             scale_factors,
@@ -285,7 +325,7 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     pub fn scale_factors(&self) -> &[f64] {
         &self.scale_factors
     }
-    /// The force.
+    /// The force (this rank's share of the PM solve).
     pub fn forces(&self) -> &PmForces<T, K> {
         &self.forces
     }
@@ -299,22 +339,12 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     }
     /// The grid of the initial conditions (one cell per particle).
     pub fn particle_mesh(&self) -> &Mesh {
-        &self.particle_mesh
+        self.particles.mesh()
     }
-
-    /// The white noise on the particle grid.
-    pub fn white_noise(&self) -> Result<RealField<T>, IntegrateError> {
-        let shape = self.particle_mesh.shape();
-        let noise = match &self.noise {
-            NoiseSource::Seed(seed) => white_noise::<T>(shape, *seed),
-            NoiseSource::File(path) => read_white_noise_npy::<T>(path, shape)?,
-        };
-        Ok(RealField::from_array(self.particle_mesh, noise)?)
-    }
-
-    /// The FFT plan of the particle grid (the grid of the white noise and linear modes).
-    pub fn particle_plan(&self) -> &dyn Fft3d<T> {
-        self.particle_plan.as_ref()
+    /// This rank's block of the particle grid (the grid of the white noise, the linear modes
+    /// and the LPT fields), with its FFT.
+    pub fn particle_block(&self) -> &MeshBlock<T> {
+        &self.particles
     }
     /// The LPT order of the initial conditions.
     pub fn lpt_order(&self) -> LptOrder {
@@ -329,75 +359,131 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
         self.mode_options
     }
 
-    /// The linear density modes at a = 1 on the particle grid.
-    pub fn linear_modes(&self) -> Result<FourierField<T>, IntegrateError> {
-        self.linear_modes_from(&self.white_noise()?)
+    /// The whole white noise on the particle grid (on any rank: every rank can draw it).
+    pub fn white_noise(&self) -> Result<RealField<T>, IntegrateError> {
+        let mesh = *self.particle_mesh();
+        let shape = mesh.shape();
+        let noise = match &self.noise {
+            NoiseSource::Seed(seed) => white_noise::<T>(shape, *seed),
+            NoiseSource::File(path) => read_white_noise_npy::<T>(path, shape)?,
+        };
+        Ok(RealField::from_array(mesh, noise)?)
     }
 
-    /// The linear density modes at a = 1 from a given white-noise field on the particle grid
-    /// (see [`linear_modes`]); [`IntegrateError::Mesh`] if `noise` is on another mesh.
+    /// This rank's block of the white noise: the x-planes of its particle block, drawn from
+    /// the seed for these planes only (the same values as [`Simulation::white_noise`]), or
+    /// read whole from the file and cut. Local.
+    pub fn noise_block(&self) -> Result<RealField<T>, IntegrateError> {
+        let mesh = *self.particle_mesh();
+        if self.particles.is_whole() {
+            return self.white_noise();
+        }
+        let shape = mesh.shape();
+        let xr = self.particles.x_planes();
+        let block = match &self.noise {
+            NoiseSource::Seed(seed) => {
+                white_noise_block::<T>(shape, [xr.start, 0, 0], [xr.len(), shape[1], shape[2]], *seed)
+            }
+            NoiseSource::File(path) => {
+                let all = read_white_noise_npy::<T>(path, shape)?;
+                all.slice(ndarray::s![xr.clone(), .., ..]).to_owned()
+            }
+        };
+        // Logical (C) order whatever the array's layout.
+        let data: Vec<T> = block.iter().copied().collect();
+        Ok(RealField::from_block(mesh, xr, data)?)
+    }
+
+    /// This rank's block of the linear density modes at a = 1 from this rank's block of a
+    /// white-noise field on the particle grid (see [`linear_modes`]). Collective.
     pub fn linear_modes_from(
         &self,
+        comm: &dyn Comm,
         noise: &RealField<T>,
     ) -> Result<FourierField<T>, IntegrateError> {
-        if *noise.mesh() != self.particle_mesh {
-            return Err(pm_mesh::MeshError::MeshMismatch {
-                what: format!(
-                    "white noise on {:?} for the particle grid {:?}",
-                    noise.mesh(),
-                    self.particle_mesh
-                ),
-            }
-            .into());
-        }
-        linear_modes(
-            noise,
-            &self.power,
-            self.mode_options,
-            self.particle_plan.as_ref(),
-        )
+        linear_modes(comm, &self.particles, noise, &self.power, self.mode_options)
     }
 
-    /// The LPT fields of the realisation.
-    pub fn lpt(&self) -> Result<Lpt<T>, IntegrateError> {
-        self.lpt_from(&self.white_noise()?)
+    /// This rank's LPT fields from its block of the white noise (see
+    /// [`Simulation::noise_block`]). Collective.
+    pub fn lpt(&self, comm: &dyn Comm) -> Result<Lpt<T>, IntegrateError> {
+        self.lpt_from(comm, &self.noise_block()?)
     }
 
-    /// The LPT fields from a given white-noise field on the particle grid.
-    pub fn lpt_from(&self, noise: &RealField<T>) -> Result<Lpt<T>, IntegrateError> {
-        self.lpt_from_modes(&self.linear_modes_from(noise)?)
+    /// This rank's LPT fields from its block of a given white-noise field. Collective.
+    pub fn lpt_from(&self, comm: &dyn Comm, noise: &RealField<T>) -> Result<Lpt<T>, IntegrateError> {
+        self.lpt_from_modes(comm, &self.linear_modes_from(comm, noise)?)
     }
 
-    /// The LPT fields from given linear modes at a = 1 on the particle grid.
-    pub fn lpt_from_modes(&self, modes: &FourierField<T>) -> Result<Lpt<T>, IntegrateError> {
-        if *modes.mesh() != self.particle_mesh {
-            return Err(pm_mesh::MeshError::MeshMismatch {
-                what: format!(
-                    "linear modes on {:?} for the particle grid {:?}",
-                    modes.mesh(),
-                    self.particle_mesh
-                ),
-            }
-            .into());
-        }
-        Lpt::new(modes, self.lpt_order, self.particle_plan.as_ref())
-    }
-
-    /// Runs from the LPT initial state to the last scale factor, calling every observer at
-    /// the start and after each step; returns the final state.
-    pub fn run(&self, observers: &mut [&mut dyn Observer<T>]) -> Result<State<T>, IntegrateError> {
-        let lpt = self.lpt()?;
-        let state = lpt.state(self.scale_factors[0], &self.growth)?;
-        self.evolve(state, Some(&lpt), observers)
-    }
-
-    /// Integrates `state` (at the first scale factor) through every step.
-    pub fn evolve(
+    /// This rank's LPT fields from its block of given linear modes at a = 1. Collective.
+    pub fn lpt_from_modes(
         &self,
-        mut state: State<T>,
-        lpt: Option<&Lpt<T>>,
+        comm: &dyn Comm,
+        modes: &FourierField<T>,
+    ) -> Result<Lpt<T>, IntegrateError> {
+        Lpt::new(comm, &self.particles, modes, self.lpt_order)
+    }
+
+    /// This rank's particles at the first scale factor (LPT), carrying their LPT fields when
+    /// the stepper moves the LPT frame (COLA). Collective.
+    pub fn initial_state(&self, comm: &dyn Comm) -> Result<State<T>, IntegrateError> {
+        self.lpt(comm)?
+            .into_state(self.scale_factors[0], &self.growth, self.stepper.needs_lpt())
+    }
+
+    /// Runs the one-rank simulation from the LPT initial state to the last scale factor,
+    /// calling every observer at the start and after each step; returns the final state.
+    pub fn run(&self, observers: &mut [&mut dyn Observer<T>]) -> Result<State<T>, IntegrateError> {
+        self.run_on(&SerialComm, observers)
+    }
+
+    /// [`Simulation::run`] over `comm`: this rank's particles at the last scale factor.
+    /// Collective.
+    pub fn run_on(
+        &self,
+        comm: &dyn Comm,
         observers: &mut [&mut dyn Observer<T>],
     ) -> Result<State<T>, IntegrateError> {
+        let state = self.initial_state(comm)?;
+        self.evolve_on(comm, state, observers)
+    }
+
+    /// Integrates `state` (at the first scale factor) through every step of the one-rank
+    /// run.
+    pub fn evolve(
+        &self,
+        state: State<T>,
+        observers: &mut [&mut dyn Observer<T>],
+    ) -> Result<State<T>, IntegrateError> {
+        self.evolve_on(&SerialComm, state, observers)
+    }
+
+    /// Integrates `state` (this rank's share of the particles at the first scale factor, on
+    /// any ranks) through every step, with a migration after each drift; calls the observers
+    /// with this rank's particles at the start, at each drift (those that want it) and after
+    /// each step. Collective.
+    ///
+    /// Errors: an invalid state on any rank (reported there, and as a collective failure on
+    /// the others), a COLA stepper without the LPT fields, errors of the steps and of the
+    /// observers.
+    pub fn evolve_on(
+        &self,
+        comm: &dyn Comm,
+        mut state: State<T>,
+        observers: &mut [&mut dyn Observer<T>],
+    ) -> Result<State<T>, IntegrateError> {
+        let local = state.validate().and_then(|()| {
+            if self.stepper.needs_lpt() && state.psi1.is_none() {
+                Err(IntegrateError::Config {
+                    what: "stepper",
+                    reason: format!("{} needs the LPT fields in the state", self.stepper.name()),
+                })
+            } else {
+                Ok(())
+            }
+        });
+        agree(comm, local, "an invalid state was passed to the run")?;
+        migrate(comm, &self.forces, &mut state, &mut [])?;
         let steps = self.scale_factors.len() - 1;
         let mut info = StepInfo {
             index: 0,
@@ -408,15 +494,45 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
         for o in observers.iter_mut() {
             o.observe(&info, &state)?;
         }
+        let wants_steps = observers.iter().any(|o| o.wants_steps());
         for (i, &a1) in self.scale_factors[1..].iter().enumerate() {
-            info.a_prev = state.a;
-            kdk_step(self.stepper.as_ref(), &mut state, a1, &self.forces, lpt)?;
+            let a0 = state.a;
+            let mut watch = |x0: &[[T; 3]], after: &State<T>| -> Result<(), IntegrateError> {
+                let step = StepPositions {
+                    step: i,
+                    a0,
+                    a1,
+                    x0: State::positions_of(after.lattice, after.ids.as_deref(), x0),
+                    x1: after.positions(),
+                };
+                for o in observers.iter_mut().filter(|o| o.wants_steps()) {
+                    o.observe_step(&step)?;
+                }
+                Ok(())
+            };
+            let watch: Option<DriftWatch<'_, T>> = if wants_steps { Some(&mut watch) } else { None };
+            kdk_step(comm, self.stepper.as_ref(), &self.forces, &mut state, a1, watch)?;
             info.index = i + 1;
+            info.a_prev = a0;
             info.a = a1;
             for o in observers.iter_mut() {
                 o.observe(&info, &state)?;
             }
         }
         Ok(state)
+    }
+
+    /// Wall time this rank spent per phase since the simulation was built or
+    /// [`Simulation::reset_times`]: the force solves' (`fft`, `transpose`, `paint`, `halo`,
+    /// `readout`, `other`: the kernel), the migrations, and the FFTs of the initial
+    /// conditions (added to `fft` and `transpose`).
+    pub fn times(&self) -> PhaseTimes {
+        self.forces.gravity.times() + self.particles.times()
+    }
+
+    /// Sets [`Simulation::times`] back to zero.
+    pub fn reset_times(&self) {
+        self.forces.gravity.reset_times();
+        self.particles.reset_times();
     }
 }

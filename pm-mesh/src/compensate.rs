@@ -3,7 +3,9 @@
 use pm_fft::{Complex, Fft3d, Real};
 use rayon::prelude::*;
 
-use crate::paint::{Binning, check_len};
+use crate::binning::Binning;
+use crate::planes::Whole;
+use crate::stencil::check_len;
 use crate::{FourierField, Mesh, MeshError, Positions, RealField, Scheme};
 
 /// Divides every mode by the scheme's window, `times` times:
@@ -85,10 +87,11 @@ pub fn paint_interlaced<T: Real>(
     let weight = |i: usize| weights.map_or(1.0, |w| w[i].as_f64());
 
     let mut real = RealField::<T>::zeros(*mesh);
-    Binning::new(positions, mesh, scheme, 0.0).paint(real.as_slice_mut(), &weight);
+    let whole = Whole { mesh: *mesh };
+    Binning::new(positions, mesh, scheme, 0.0, &whole).paint(real.as_slice_mut(), &weight);
     let mut f1 = real.forward_in_place(plan)?;
     real.as_slice_mut().fill(T::zero());
-    Binning::new(positions, mesh, scheme, 0.5).paint(real.as_slice_mut(), &weight);
+    Binning::new(positions, mesh, scheme, 0.5, &whole).paint(real.as_slice_mut(), &weight);
     let f2 = real.forward_in_place(plan)?;
 
     // e^{i k_a h_a} per axis, h_a = dx_a / 2.

@@ -7,17 +7,21 @@
 //! **accumulates** (`+=`) into the gradient buffers it is given, so contributions from
 //! several paths add up without temporaries.
 
+mod binning;
+mod block;
 mod compensate;
 mod error;
 mod field;
 mod mesh;
 mod paint;
+mod planes;
 mod positions;
 mod power;
 mod readout;
 mod scheme;
-mod slab;
+mod stencil;
 
+pub use block::MeshBlock;
 pub use compensate::{deconvolve, paint_interlaced};
 pub use error::MeshError;
 pub use field::{FourierField, RealField};
@@ -30,10 +34,7 @@ pub use power::{
     power_spectrum, power_spectrum_real,
 };
 pub use readout::{
-    readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
+    VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp,
+    readout_vjp,
 };
 pub use scheme::Scheme;
-pub use slab::{
-    SlabMesh, paint_slab, paint_slab_vjp, readout_slab, readout_slab_vector,
-    readout_slab_vector_and_vjp, readout_slab_vjp,
-};

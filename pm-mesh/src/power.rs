@@ -280,6 +280,7 @@ pub fn power_spectrum<T: Real>(
     field: &FourierField<T>,
     options: &PowerOptions,
 ) -> Result<PowerSpectrum, MeshError> {
+    check_whole(field)?;
     let mesh = field.mesh();
     let binning = options.validate(mesh)?;
     let spec = BinSpec::new(mesh, &binning);
@@ -318,6 +319,8 @@ pub fn cross_power_spectrum<T: Real>(
     b: &FourierField<T>,
     options: &PowerOptions,
 ) -> Result<CrossPowerSpectrum, MeshError> {
+    check_whole(a)?;
+    check_whole(b)?;
     if a.mesh() != b.mesh() {
         return Err(MeshError::MeshMismatch {
             what: format!(
@@ -373,6 +376,20 @@ pub fn power_spectrum_real<T: Real>(
     // Validate first so that bad options fail before the (expensive) FFT.
     options.validate(field.mesh())?;
     power_spectrum(&field.forward(plan)?, options)
+}
+
+/// Spectra are estimated from the whole grid (gather a distributed field first).
+fn check_whole<T: Real>(field: &FourierField<T>) -> Result<(), MeshError> {
+    if field.is_whole() {
+        Ok(())
+    } else {
+        Err(MeshError::MeshMismatch {
+            what: format!(
+                "a power spectrum needs the whole Fourier grid, not the ky-rows {:?}",
+                field.rows()
+            ),
+        })
+    }
 }
 
 /// Resolved bins: everything the inner loop needs.

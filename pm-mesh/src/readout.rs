@@ -4,13 +4,16 @@
 //! output entry is written by one task), so they are race-free and independent of the number
 //! of threads. The gradients with respect to the fields are paints, done by the deterministic
 //! slab-chunked painter of [`crate::paint`].
+//!
+//! Every function here is written once over the rows of a [`Planes`] map: the whole mesh (the
+//! public functions of this module) or a rank's padded slab ([`crate::MeshBlock`]).
 
 use pm_fft::Real;
 
-use crate::paint::{
-    Binning, Coords, Stencil, check_len, gather, gather_many, par_particles, with_support,
-};
-use crate::{MeshError, Positions, RealField, Scheme};
+use crate::binning::Binning;
+use crate::planes::{Planes, Whole, coords_on};
+use crate::stencil::{Stencil, check_len, gather, gather_many, par_particles, with_support};
+use crate::{Mesh, MeshError, Positions, RealField, Scheme};
 
 /// Interpolates a field at the particles, **overwriting** `out`:
 ///
@@ -26,18 +29,27 @@ pub fn readout<T: Real>(
     scheme: Scheme,
     out: &mut [T],
 ) -> Result<(), MeshError> {
-    let mesh = *field.mesh();
-    positions.validate(&mesh)?;
+    let whole = Whole { mesh: *field.mesh() };
+    readout_rows(field.as_slice(), &whole, positions, scheme, out)
+}
+
+/// [`readout`] from the rows of `planes`; the body behind [`readout`] and
+/// [`crate::MeshBlock::readout`].
+pub(crate) fn readout_rows<T: Real, P: Planes>(
+    grid: &[T],
+    planes: &P,
+    positions: &Positions<'_, T>,
+    scheme: Scheme,
+    out: &mut [T],
+) -> Result<(), MeshError> {
     check_len("out", positions.len(), Some(out.len()))?;
-    let grid = field.as_slice();
-    let shape = mesh.shape();
-    let coords = Coords::new(positions, &mesh, 0.0);
+    let coords = coords_on(positions, planes, scheme, &[("field", grid.len())])?;
+    let shape = planes.mesh().shape();
     with_support!(scheme, S => {
         par_particles(positions.len(), Some(out), None::<&mut [()]>, |i, o, _| {
-            let st = coords.stencil::<S>(i);
-            let (v, _) = gather::<T, S, false>(grid, &st, shape);
+            let st = planes.stencil::<T, S>(&coords, i);
             if let Some(o) = o {
-                *o = T::lit(v);
+                *o = T::lit(gather::<T, S, false>(grid, &st, shape).0);
             }
         });
     });
@@ -55,22 +67,17 @@ pub fn readout_vector<T: Real>(
     scheme: Scheme,
     out: &mut [[T; 3]],
 ) -> Result<(), MeshError> {
-    let mesh = *fields[0].mesh();
     check_same_mesh("fields", fields)?;
-    positions.validate(&mesh)?;
-    check_len("out", positions.len(), Some(out.len()))?;
+    let whole = Whole {
+        mesh: *fields[0].mesh(),
+    };
     let grids = fields.each_ref().map(RealField::as_slice);
-    let shape = mesh.shape();
-    let coords = Coords::new(positions, &mesh, 0.0);
-    with_support!(scheme, S => {
-        par_particles(positions.len(), Some(out), None::<&mut [()]>, |i, o, _| {
-            let st = coords.stencil::<S>(i);
-            if let Some(o) = o {
-                *o = gather_many::<T, S, 3>(&grids, &st, shape).map(T::lit);
-            }
-        });
-    });
-    Ok(())
+    let outputs = VectorReadout {
+        values: Some(out),
+        grad_fields: None,
+        grad_pos: None,
+    };
+    readout_vector_rows(grids, &whole, positions, scheme, &[], outputs)
 }
 
 /// VJP of [`readout`] for the cotangent `v` (one value per particle); accumulates
@@ -90,25 +97,54 @@ pub fn readout_vjp<T: Real>(
     grad_pos: Option<&mut [[T; 3]]>,
 ) -> Result<(), MeshError> {
     let mesh = *field.mesh();
-    positions.validate(&mesh)?;
-    let n = positions.len();
-    check_len("cotangent", n, Some(cotangent.len()))?;
-    check_len("grad_pos", n, grad_pos.as_deref().map(<[[T; 3]]>::len))?;
     if let Some(g) = grad_field.as_deref() {
         check_mesh("grad_field", &mesh, g)?;
     }
-    if let Some(g) = grad_field {
-        let binning = Binning::new(positions, &mesh, scheme, 0.0);
-        binning.paint(g.as_slice_mut(), &|i| cotangent[i].as_f64());
+    let whole = Whole { mesh };
+    let grad_field = grad_field.map(RealField::as_slice_mut);
+    let grads = FieldGrads {
+        field: grad_field,
+        pos: grad_pos,
+    };
+    readout_vjp_rows(field.as_slice(), &whole, positions, scheme, cotangent, grads)
+}
+
+/// The gradients a scalar readout VJP accumulates into; `None` skips one.
+pub(crate) struct FieldGrads<'g, T> {
+    /// `dL/d field` on the rows of the field.
+    pub field: Option<&'g mut [T]>,
+    /// `dL/dx`, one `[T; 3]` per particle (Mpc/h).
+    pub pos: Option<&'g mut [[T; 3]]>,
+}
+
+/// [`readout_vjp`] on the rows of `planes`; the body behind [`readout_vjp`] and
+/// [`crate::MeshBlock::readout_vjp`].
+pub(crate) fn readout_vjp_rows<T: Real, P: Planes>(
+    grid: &[T],
+    planes: &P,
+    positions: &Positions<'_, T>,
+    scheme: Scheme,
+    cotangent: &[T],
+    grads: FieldGrads<'_, T>,
+) -> Result<(), MeshError> {
+    let n = positions.len();
+    let FieldGrads {
+        field: grad_field,
+        pos: grad_pos,
+    } = grads;
+    check_len("cotangent", n, Some(cotangent.len()))?;
+    check_len("grad_pos", n, grad_pos.as_deref().map(<[[T; 3]]>::len))?;
+    let mut arrays = vec![("field", grid.len())];
+    if let Some(g) = grad_field.as_deref() {
+        arrays.push(("grad_field", g.len()));
     }
+    let coords = coords_on(positions, planes, scheme, &arrays)?;
     if grad_pos.is_some() {
-        let grid = field.as_slice();
-        let shape = mesh.shape();
-        let inv_cell = mesh.cell_size().map(|c| 1.0 / c);
-        let coords = Coords::new(positions, &mesh, 0.0);
+        let shape = planes.mesh().shape();
+        let inv_cell = planes.mesh().cell_size().map(|c| 1.0 / c);
         with_support!(scheme, S => {
             par_particles(n, grad_pos, None::<&mut [()]>, |i, gp, _| {
-                let st = coords.stencil::<S>(i);
+                let st = planes.stencil::<T, S>(&coords, i);
                 let (_, g) = gather::<T, S, true>(grid, &st, shape);
                 let v = cotangent[i].as_f64();
                 if let Some(gp) = gp {
@@ -118,6 +154,10 @@ pub fn readout_vjp<T: Real>(
                 }
             });
         });
+    }
+    if let Some(g) = grad_field {
+        let binning = Binning::from_coords(coords, scheme, planes);
+        binning.paint(g, &|i| cotangent[i].as_f64());
     }
     Ok(())
 }
@@ -136,67 +176,95 @@ pub fn readout_vector_vjp<T: Real>(
     grad_fields: Option<&mut [RealField<T>; 3]>,
     grad_pos: Option<&mut [[T; 3]]>,
 ) -> Result<(), MeshError> {
-    readout_vector_and_vjp(
-        fields,
-        positions,
-        scheme,
-        cotangent,
-        None,
-        grad_fields,
+    if let Some(g) = grad_fields.as_deref() {
+        for f in g {
+            check_mesh("grad_fields", fields[0].mesh(), f)?;
+        }
+    }
+    let outputs = VectorReadout {
+        values: None,
+        grad_fields: grad_fields.map(|g| g.each_mut().map(RealField::as_slice_mut)),
         grad_pos,
-    )
+    };
+    readout_vector_and_vjp(fields, positions, scheme, cotangent, outputs)
+}
+
+/// What [`readout_vector_and_vjp`] writes; each `None` is skipped.
+#[derive(Debug, Default)]
+pub struct VectorReadout<'g, T> {
+    /// The readout itself, **overwritten**: `values[i][a] = sum_c fields[a][c] W(x_i - c)`.
+    pub values: Option<&'g mut [[T; 3]]>,
+    /// `dL/d fields[a]`, **accumulated**, one grid per component laid out as the fields.
+    pub grad_fields: Option<[&'g mut [T]; 3]>,
+    /// `dL/dx`, **accumulated**, one `[T; 3]` per particle (Mpc/h).
+    pub grad_pos: Option<&'g mut [[T; 3]]>,
 }
 
 /// [`readout_vector`] and [`readout_vector_vjp`] in one pass: writes the readout into
-/// `values` (when given; bitwise what [`readout_vector`] gives) while it accumulates the
-/// gradients, so the stencil and the field values are gathered once. A reverse-time adjoint
-/// needs both at the same positions.
+/// `outputs.values` (when given; bitwise what [`readout_vector`] gives) while it accumulates
+/// the gradients, so the stencil and the field values are gathered once. A reverse-time
+/// adjoint needs both at the same positions.
 pub fn readout_vector_and_vjp<T: Real>(
     fields: &[RealField<T>; 3],
     positions: &Positions<'_, T>,
     scheme: Scheme,
     cotangent: &[[T; 3]],
-    values: Option<&mut [[T; 3]]>,
-    grad_fields: Option<&mut [RealField<T>; 3]>,
-    grad_pos: Option<&mut [[T; 3]]>,
+    outputs: VectorReadout<'_, T>,
 ) -> Result<(), MeshError> {
-    let mesh = *fields[0].mesh();
     check_same_mesh("fields", fields)?;
-    positions.validate(&mesh)?;
+    let whole = Whole {
+        mesh: *fields[0].mesh(),
+    };
+    let grids = fields.each_ref().map(RealField::as_slice);
+    readout_vector_rows(grids, &whole, positions, scheme, cotangent, outputs)
+}
+
+/// [`readout_vector_and_vjp`] on the rows of `planes`; the body behind the whole-mesh
+/// vector readouts and [`crate::MeshBlock::readout_vector_and_vjp`]. Without gradients to
+/// accumulate, `cotangent` may be empty.
+pub(crate) fn readout_vector_rows<T: Real, P: Planes>(
+    grids: [&[T]; 3],
+    planes: &P,
+    positions: &Positions<'_, T>,
+    scheme: Scheme,
+    cotangent: &[[T; 3]],
+    outputs: VectorReadout<'_, T>,
+) -> Result<(), MeshError> {
     let n = positions.len();
-    check_len("cotangent", n, Some(cotangent.len()))?;
+    let VectorReadout {
+        values,
+        grad_fields,
+        grad_pos,
+    } = outputs;
+    if grad_fields.is_some() || grad_pos.is_some() {
+        check_len("cotangent", n, Some(cotangent.len()))?;
+    }
     check_len("values", n, values.as_deref().map(<[[T; 3]]>::len))?;
     check_len("grad_pos", n, grad_pos.as_deref().map(<[[T; 3]]>::len))?;
-    if let Some(g) = grad_fields.as_deref() {
-        for f in g {
-            check_mesh("grad_fields", &mesh, f)?;
-        }
+    let mut arrays: Vec<(&'static str, usize)> = grids.iter().map(|g| ("fields", g.len())).collect();
+    if let Some(g) = grad_fields.as_ref() {
+        arrays.extend(g.iter().map(|g| ("grad_fields", g.len())));
     }
-    if let Some(g) = grad_fields {
-        let binning = Binning::new(positions, &mesh, scheme, 0.0);
-        let grids = g.each_mut().map(RealField::as_slice_mut);
-        binning.paint_many(grids, &|i| cotangent[i].map(|v| v.as_f64()));
-    }
+    let coords = coords_on(positions, planes, scheme, &arrays)?;
     if grad_pos.is_some() || values.is_some() {
-        let grids = fields.each_ref().map(RealField::as_slice);
-        let shape = mesh.shape();
-        let inv_cell = mesh.cell_size().map(|c| 1.0 / c);
-        let coords = Coords::new(positions, &mesh, 0.0);
+        let shape = planes.mesh().shape();
+        let inv_cell = planes.mesh().cell_size().map(|c| 1.0 / c);
         with_support!(scheme, S => {
             par_particles(n, grad_pos, values, |i, gp, val| {
-                let st = coords.stencil::<S>(i);
-                vector_readout_particle(&grids, &st, shape, &cotangent[i], inv_cell, gp, val);
+                let st = planes.stencil::<T, S>(&coords, i);
+                let cot = cotangent.get(i).copied().unwrap_or([T::zero(); 3]);
+                vector_readout_particle(&grids, &st, shape, &cot, inv_cell, gp, val);
             });
         });
+    }
+    if let Some(g) = grad_fields {
+        let binning = Binning::from_coords(coords, scheme, planes);
+        binning.paint_many(g, &|i| cotangent[i].map(|v| v.as_f64()));
     }
     Ok(())
 }
 
-fn check_mesh<T: Real>(
-    what: &str,
-    mesh: &crate::Mesh,
-    field: &RealField<T>,
-) -> Result<(), MeshError> {
+fn check_mesh<T: Real>(what: &str, mesh: &Mesh, field: &RealField<T>) -> Result<(), MeshError> {
     if field.mesh() != mesh {
         return Err(MeshError::MeshMismatch {
             what: format!(
@@ -219,9 +287,8 @@ fn check_same_mesh<T: Real>(what: &str, fields: &[RealField<T>; 3]) -> Result<()
 /// One particle of a vector readout and its position VJP, on its stencil `st` over the three
 /// `grids` (`shape` cells, `inv_cell` = 1 / cell size): writes the three values into `val`
 /// and, when `gp` is given, adds `sum_b cot[b] grad W . grids[b] / cell` (Mpc/h) into it.
-/// Shared by the whole-mesh and the slab readouts.
 #[inline]
-pub(crate) fn vector_readout_particle<T: Real, const S: usize>(
+fn vector_readout_particle<T: Real, const S: usize>(
     grids: &[&[T]; 3],
     st: &Stencil<S>,
     shape: [usize; 3],

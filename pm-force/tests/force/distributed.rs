@@ -1,15 +1,14 @@
-//! The distributed gravity solve (`SlabGravity`) against the serial one (`Gravity`): forward
-//! and VJP, on `SerialComm` and 1-4 thread ranks (uneven splits), f64 and f32.
+//! The gravity solve on 1-4 thread ranks (uneven splits) against the one-rank solve on
+//! `SerialComm`: forward and VJP, f64 and f32. The same `Gravity`, one code path: on more
+//! ranks it paints padded slabs, exchanges ghost planes and runs the slab FFT.
 //!
 //! Particles start spread over the ranks (every `size`-th one), are migrated to the rank
 //! owning their x-plane, solved, and the results migrated back with `Migration::reverse`.
 //! Agreement is measured as `max |distributed - serial| / max |serial|` over all particles
 //! and components.
 
-use pm_decomp::{Comm, CommData, Migration, SerialComm, SlabDecomposition, ThreadComm};
-use pm_force::{
-    FastPmKernel, ForceError, ForceKernel, Gravity, NaiveKernel, SharpenedKernel, SlabGravity,
-};
+use pm_decomp::{Comm, Migration, SerialComm, ThreadComm};
+use pm_force::{FastPmKernel, ForceError, ForceKernel, Gravity, NaiveKernel, SharpenedKernel};
 use pm_mesh::{Mesh, MeshError, Positions, Real, Scheme};
 
 /// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
@@ -52,28 +51,41 @@ fn rel_diff<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
 /// the parameter gradients.
 type RankOut<T> = (Vec<usize>, Vec<[T; 3]>, Vec<[T; 3]>, Vec<f64>);
 
+/// A solver's settings.
+struct Setup<'k, K> {
+    mesh: Mesh,
+    kernel: &'k K,
+    scheme: Scheme,
+    compensate: bool,
+}
+
+impl<K: ForceKernel> Setup<'_, K> {
+    /// The solver of the calling rank of `comm`.
+    fn gravity<T: Real>(&self, comm: &dyn Comm) -> Gravity<T, &K> {
+        Gravity::<T, _>::on(self.mesh, self.kernel, comm)
+            .unwrap()
+            .with_scheme(self.scheme)
+            .unwrap()
+            .with_window_compensation(self.compensate)
+    }
+}
+
 /// Solves (and, with a cotangent, differentiates) on `ranks` thread ranks (`0`: on
 /// `SerialComm`); returns the accelerations and position gradients in the original order
 /// and `[dL/dc, dL/dtheta...]` of rank 0 (checked equal on every rank).
-fn distributed<T: Real + CommData, K: ForceKernel>(
+fn distributed<T: Real, K: ForceKernel>(
     ranks: usize,
-    mesh: Mesh,
-    kernel: &K,
-    scheme: Scheme,
-    compensate: bool,
+    setup: &Setup<'_, K>,
     x: &[[T; 3]],
     c: f64,
     cotangent: Option<&[[T; 3]]>,
 ) -> (Vec<[T; 3]>, Vec<[T; 3]>, Vec<f64>) {
     let n = x.len();
+    let mesh = setup.mesh;
     let body = |comm: &dyn Comm| -> RankOut<T> {
         let (size, rank) = (comm.size(), comm.rank());
-        let decomp = SlabDecomposition::for_comm(mesh.shape(), comm).unwrap();
-        let g = SlabGravity::<T, _>::new(mesh, kernel, decomp.clone())
-            .unwrap()
-            .with_scheme(scheme)
-            .unwrap()
-            .with_window_compensation(compensate);
+        let g = setup.gravity::<T>(comm);
+        let decomp = g.block().decomposition().clone();
         let mine: Vec<usize> = (rank..n).step_by(size).collect();
         let xs: Vec<f64> = mine.iter().map(|&i| x[i][0].as_f64()).collect();
         let mig = Migration::for_slab_x(comm, &decomp, mesh.box_size()[0], &xs).unwrap();
@@ -117,30 +129,25 @@ fn distributed<T: Real + CommData, K: ForceKernel>(
     (acc, grad, parts[0].3.clone())
 }
 
+/// The one-rank solve on `SerialComm`, of the particles in their original order.
 fn serial<T: Real, K: ForceKernel>(
-    mesh: Mesh,
-    kernel: &K,
-    scheme: Scheme,
-    compensate: bool,
+    setup: &Setup<'_, K>,
     x: &[[T; 3]],
     c: f64,
     cotangent: Option<&[[T; 3]]>,
 ) -> (Vec<[T; 3]>, Vec<[T; 3]>, Vec<f64>) {
-    let g = Gravity::<T, _>::cpu(mesh, kernel)
-        .unwrap()
-        .with_scheme(scheme)
-        .with_window_compensation(compensate);
+    let g = setup.gravity::<T>(&SerialComm);
     let pos = Positions::Absolute(x);
     let mut acc = vec![[T::zero(); 3]; x.len()];
     let mut grad = vec![[T::zero(); 3]; x.len()];
     let params = match cotangent {
         None => {
-            g.accelerations(&pos, c, &mut acc).unwrap();
+            g.accelerations(&SerialComm, &pos, c, &mut acc).unwrap();
             Vec::new()
         }
         Some(v) => {
             let vjp = g
-                .accelerations_and_vjp(&pos, c, v, &mut acc, &mut grad)
+                .accelerations_and_vjp(&SerialComm, &pos, c, v, &mut acc, &mut grad)
                 .unwrap();
             std::iter::once(vjp.prefactor).chain(vjp.params).collect()
         }
@@ -168,11 +175,16 @@ fn forward_equals_serial_f64() {
             (Scheme::Tsc, true),
         ];
         for (scheme, comp) in cases {
-            let (want, _, _) = serial(mesh, &FastPmKernel, scheme, comp, &x, c, None);
+            let setup = Setup {
+                mesh,
+                kernel: &FastPmKernel,
+                scheme,
+                compensate: comp,
+            };
+            let (want, _, _) = serial(&setup, &x, c, None);
             let mut worst = 0.0f64;
             for ranks in 0..=4 {
-                let (got, _, _) =
-                    distributed(ranks, mesh, &FastPmKernel, scheme, comp, &x, c, None);
+                let (got, _, _) = distributed(ranks, &setup, &x, c, None);
                 let d = rel_diff(&got, &want);
                 worst = worst.max(d);
                 assert!(
@@ -186,10 +198,15 @@ fn forward_equals_serial_f64() {
             );
         }
         // The naive kernel too (its tables differ).
-        let (want, _, _) = serial(mesh, &NaiveKernel, Scheme::Cic, false, &x, c, None);
+        let setup = Setup {
+            mesh,
+            kernel: &NaiveKernel,
+            scheme: Scheme::Cic,
+            compensate: false,
+        };
+        let (want, _, _) = serial(&setup, &x, c, None);
         for ranks in [0, 3] {
-            let (got, _, _) =
-                distributed(ranks, mesh, &NaiveKernel, Scheme::Cic, false, &x, c, None);
+            let (got, _, _) = distributed(ranks, &setup, &x, c, None);
             let d = rel_diff(&got, &want);
             assert!(d < 1e-10, "naive {ranks} ranks: {d:e}");
         }
@@ -207,11 +224,16 @@ fn forward_equals_serial_f32() {
     for mesh in meshes() {
         let x = particles::<f32>(1500, &mesh);
         for scheme in [Scheme::Cic, Scheme::Tsc] {
-            let (want, _, _) = serial(mesh, &FastPmKernel, scheme, false, &x, c, None);
+            let setup = Setup {
+                mesh,
+                kernel: &FastPmKernel,
+                scheme,
+                compensate: false,
+            };
+            let (want, _, _) = serial(&setup, &x, c, None);
             let mut worst = 0.0f64;
             for ranks in 0..=4 {
-                let (got, _, _) =
-                    distributed(ranks, mesh, &FastPmKernel, scheme, false, &x, c, None);
+                let (got, _, _) = distributed(ranks, &setup, &x, c, None);
                 let d = rel_diff(&got, &want);
                 worst = worst.max(d);
                 assert!(d < 2e-6, "f32 {mesh:?} {scheme:?} {ranks} ranks: {d:e}");
@@ -234,11 +256,16 @@ fn vjp_equals_serial_f64() {
             .map(|i| std::array::from_fn(|a| uniform((3 * i + a) as u64, 9) - 0.5))
             .collect();
         for (scheme, comp) in [(Scheme::Cic, false), (Scheme::Tsc, true)] {
-            let (acc_s, grad_s, par_s) = serial(mesh, &kernel, scheme, comp, &x, c, Some(&v));
+            let setup = Setup {
+                mesh,
+                kernel: &kernel,
+                scheme,
+                compensate: comp,
+            };
+            let (acc_s, grad_s, par_s) = serial(&setup, &x, c, Some(&v));
             let mut worst = [0.0f64; 3];
             for ranks in 0..=4 {
-                let (acc, grad, par) =
-                    distributed(ranks, mesh, &kernel, scheme, comp, &x, c, Some(&v));
+                let (acc, grad, par) = distributed(ranks, &setup, &x, c, Some(&v));
                 let da = rel_diff(&acc, &acc_s);
                 let dg = rel_diff(&grad, &grad_s);
                 let dp = par
@@ -270,8 +297,7 @@ fn vjp_equals_serial_f64() {
 fn invalid_input_is_an_error_on_every_rank() {
     let mesh = Mesh::cubic(8, 8.0).unwrap();
     let results = ThreadComm::run(2, |comm| {
-        let decomp = SlabDecomposition::for_comm(mesh.shape(), comm).unwrap();
-        let g = SlabGravity::<f64, _>::new(mesh, FastPmKernel, decomp).unwrap();
+        let g = Gravity::<f64, _>::on(mesh, FastPmKernel, comm).unwrap();
         // Rank 0 passes a particle on rank 1's slab (not migrated); rank 1 is fine.
         let x = if comm.rank() == 0 {
             vec![[6.5, 1.0, 1.0]]
@@ -298,10 +324,23 @@ fn invalid_input_is_an_error_on_every_rank() {
         "{:?}",
         results[1]
     );
-    // A decomposition of another shape is rejected.
-    let decomp = SlabDecomposition::new([4, 8, 8], 1, 0).unwrap();
-    assert!(matches!(
-        SlabGravity::<f64, _>::new(mesh, FastPmKernel, decomp),
-        Err(ForceError::PlanShape { .. })
-    ));
+    // A solver is used with the communicator it was made for only.
+    let results = ThreadComm::run(2, |_| {
+        let g = Gravity::<f64, _>::cpu(mesh, FastPmKernel).unwrap();
+        let mut acc = vec![[0.0; 3]; 1];
+        let x = [[1.0, 1.0, 1.0]];
+        let one_rank = g.accelerations(&SerialComm, &Positions::Absolute(&x), 1.0, &mut acc);
+        assert!(one_rank.is_ok());
+        ThreadComm::run(2, |comm| {
+            g.accelerations(comm, &Positions::Absolute(&x), 1.0, &mut acc.clone())
+        })
+        .unwrap()
+    })
+    .unwrap();
+    for r in results.into_iter().flatten() {
+        assert!(
+            matches!(r, Err(ForceError::Mesh(MeshError::Decomp(_)))),
+            "{r:?}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Gravity solve: adjoint identities, parameter gradients, momentum conservation.
 
+use pm_decomp::SerialComm;
 use pm_force::{FastPmKernel, ForceKernel, Gravity, NaiveKernel, SharpenedKernel};
 use pm_mesh::{Lattice, Mesh, Positions, Scheme};
 
@@ -48,7 +49,7 @@ fn positions_in_cells(rng: &mut Rng, n: usize, mesh: &Mesh, margin: f64) -> Vec<
 
 fn accelerations<K: ForceKernel>(g: &Gravity<f64, K>, x: &[[f64; 3]], c: f64) -> Vec<[f64; 3]> {
     let mut out = vec![[0.0; 3]; x.len()];
-    g.accelerations(&Positions::Absolute(x), c, &mut out)
+    g.accelerations(&SerialComm, &Positions::Absolute(x), c, &mut out)
         .unwrap();
     out
 }
@@ -107,7 +108,7 @@ fn check_position_adjoint<K: ForceKernel>(kernel: K, compensate: bool) {
     // Steps of 1e-3 Mpc/h move a particle by at most 3e-3 * sqrt(3) cells < the 0.05 margin.
     let jx = jvp(&g, &x, &dx, c, 1e-3);
     let mut jty = vec![[0.0; 3]; n];
-    g.accelerations_vjp(&Positions::Absolute(&x), c, &y, &mut jty)
+    g.accelerations_vjp(&SerialComm, &Positions::Absolute(&x), c, &y, &mut jty)
         .unwrap();
     let lhs = dot(&y, &jx);
     let rhs = dot(&jty, &dx);
@@ -144,7 +145,8 @@ fn position_vjp_matches_finite_differences_tsc() {
     let mesh = Mesh::cubic(12, 24.0).unwrap();
     let g = Gravity::<f64, _>::cpu(mesh, FastPmKernel)
         .unwrap()
-        .with_scheme(Scheme::Tsc);
+        .with_scheme(Scheme::Tsc)
+        .unwrap();
     let mut rng = Rng(11);
     let n = 40;
     // TSC is smooth except at half-integers: keep particles away from x = j + 1/2.
@@ -160,7 +162,7 @@ fn position_vjp_matches_finite_differences_tsc() {
         .collect();
     let jx = jvp(&g, &x, &dx, 1.0, 1e-3);
     let mut jty = vec![[0.0; 3]; n];
-    g.accelerations_vjp(&Positions::Absolute(&x), 1.0, &y, &mut jty)
+    g.accelerations_vjp(&SerialComm, &Positions::Absolute(&x), 1.0, &y, &mut jty)
         .unwrap();
     let (lhs, rhs) = (dot(&y, &jx), dot(&jty, &dx));
     let rel = (lhs - rhs).abs() / lhs.abs();
@@ -188,8 +190,7 @@ fn displacement_and_absolute_positions_give_the_same_gradient() {
     let g = Gravity::<f64, _>::cpu(mesh, NaiveKernel).unwrap();
     let mut g1 = vec![[0.0; 3]; lattice.len()];
     let mut g2 = vec![[0.0; 3]; lattice.len()];
-    g.accelerations_vjp(
-        &Positions::Displaced {
+    g.accelerations_vjp(&SerialComm, &Positions::Displaced {
             lattice,
             disp: &disp,
         },
@@ -198,7 +199,7 @@ fn displacement_and_absolute_positions_give_the_same_gradient() {
         &mut g1,
     )
     .unwrap();
-    g.accelerations_vjp(&Positions::Absolute(&abs), 1.0, &y, &mut g2)
+    g.accelerations_vjp(&SerialComm, &Positions::Absolute(&abs), 1.0, &y, &mut g2)
         .unwrap();
     for (a, b) in g1.iter().flatten().zip(g2.iter().flatten()) {
         assert!((a - b).abs() < 1e-12 * (1.0 + a.abs()));
@@ -221,7 +222,7 @@ fn prefactor_and_kernel_parameter_gradients_are_exact() {
     let g = Gravity::<f64, _>::cpu(mesh, SharpenedKernel::new(theta)).unwrap();
     let mut sink = vec![[0.0; 3]; n];
     let vjp = g
-        .accelerations_vjp(&Positions::Absolute(&x), c, &y, &mut sink)
+        .accelerations_vjp(&SerialComm, &Positions::Absolute(&x), c, &y, &mut sink)
         .unwrap();
     let objective = |theta: [f64; 3], c: f64| {
         let g = Gravity::<f64, _>::cpu(mesh, SharpenedKernel::new(theta)).unwrap();
@@ -261,6 +262,7 @@ fn two_bodies_feel_equal_and_opposite_forces() {
                 let g = Gravity::<f64, _>::cpu(mesh, kernel)
                     .unwrap()
                     .with_scheme(scheme)
+                    .unwrap()
                     .with_window_compensation(compensate);
                 let f = accelerations(&g, &x, 1.5 * 0.3);
                 let scale = f[0].iter().map(|v| v.abs()).fold(0.0, f64::max);
@@ -288,7 +290,7 @@ fn many_particles_conserve_momentum_in_f32_and_f64() {
     let f64s = accelerations(&g64, &x64, 1.0);
     let g32 = Gravity::<f32, _>::cpu(mesh, FastPmKernel).unwrap();
     let mut f32s = vec![[0.0f32; 3]; x32.len()];
-    g32.accelerations(&Positions::Absolute(&x32), 1.0, &mut f32s)
+    g32.accelerations(&SerialComm, &Positions::Absolute(&x32), 1.0, &mut f32s)
         .unwrap();
     let rms = (f64s.iter().flatten().map(|v| v * v).sum::<f64>() / (3 * x64.len()) as f64).sqrt();
     for a in 0..3 {
@@ -317,17 +319,17 @@ fn bad_input_is_reported() {
     let x = [[1.0, 2.0, 3.0]];
     let mut out = vec![[0.0; 3]; 2];
     assert!(matches!(
-        g.accelerations(&Positions::Absolute(&x), 1.0, &mut out),
+        g.accelerations(&SerialComm, &Positions::Absolute(&x), 1.0, &mut out),
         Err(pm_force::ForceError::Length { .. })
     ));
     let mut out = vec![[0.0; 3]; 1];
     assert!(matches!(
-        g.accelerations(&Positions::Absolute(&x), f64::NAN, &mut out),
+        g.accelerations(&SerialComm, &Positions::Absolute(&x), f64::NAN, &mut out),
         Err(pm_force::ForceError::Prefactor(_))
     ));
     let bad = [[f64::NAN, 0.0, 0.0]];
     assert!(matches!(
-        g.accelerations(&Positions::Absolute(&bad), 1.0, &mut out),
+        g.accelerations(&SerialComm, &Positions::Absolute(&bad), 1.0, &mut out),
         Err(pm_force::ForceError::Mesh(_))
     ));
     let plan = std::sync::Arc::new(pm_fft::CpuFft3d::<f64>::new([8, 8, 4]).unwrap());
@@ -350,9 +352,9 @@ fn accelerations_and_vjp_returns_the_same_force_and_gradient() {
     let mut g1 = vec![[0.0; 3]; x.len()];
     let mut g2 = vec![[0.0; 3]; x.len()];
     let mut acc = vec![[0.0; 3]; x.len()];
-    let v1 = g.accelerations_vjp(&positions, 0.4, &y, &mut g1).unwrap();
+    let v1 = g.accelerations_vjp(&SerialComm, &positions, 0.4, &y, &mut g1).unwrap();
     let v2 = g
-        .accelerations_and_vjp(&positions, 0.4, &y, &mut acc, &mut g2)
+        .accelerations_and_vjp(&SerialComm, &positions, 0.4, &y, &mut acc, &mut g2)
         .unwrap();
     assert_eq!(g1, g2);
     assert_eq!(v1, v2);

@@ -1,6 +1,7 @@
 //! Physics of the PM force: a point mass against the periodic (Ewald) force, and a
 //! small-amplitude plane wave against linear theory.
 
+use pm_decomp::SerialComm;
 use std::f64::consts::PI;
 
 use pm_force::ewald::ewald_force;
@@ -51,12 +52,17 @@ fn radial_force_curve<K: ForceKernel>(
             gravity.scheme(),
         )
         .unwrap();
-        let rho_k = rho.forward(gravity.plan().as_ref()).unwrap();
+        let mut rho_k = gravity.block().zeros_fourier();
+        gravity
+            .block()
+            .forward(&SerialComm, rho.as_slice_mut(), &mut rho_k)
+            .unwrap();
         // Prefactor c = 4 pi / cell^3 makes the PM force of a unit weight equal the Ewald
         // force of a unit mass: nabla^2 psi = c w cell^3 delta_D.
         let fields = gravity
-            .force_fields(&rho_k, 4.0 * PI / cell.powi(3))
-            .unwrap();
+            .force_fields(&SerialComm, &rho_k, 4.0 * PI / cell.powi(3))
+            .unwrap()
+            .map(|f| RealField::from_vec(mesh, f).unwrap());
         let mut tests = Vec::new();
         let mut seps = Vec::new();
         for &r in radii {
@@ -158,8 +164,7 @@ fn plane_wave_response<K: ForceKernel>(
     let mut acc = vec![[0.0; 3]; disp.len()];
     let c = 1.5 * 0.3;
     gravity
-        .accelerations(
-            &Positions::Displaced {
+        .accelerations(&SerialComm, &Positions::Displaced {
                 lattice,
                 disp: &disp,
             },

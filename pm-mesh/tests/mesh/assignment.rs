@@ -6,7 +6,7 @@ use pm_fft::{CpuFft3d, Fft3d};
 use pm_mesh::{
     FourierField, Lattice, Mesh, MeshError, Positions, Real, RealField, Scheme, deconvolve,
     mean_particle_mass, paint, paint_interlaced, paint_vjp, readout, readout_vector,
-    readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
+    VectorReadout, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -293,21 +293,21 @@ fn dot_product_identities() {
         ];
         let mut gp2 = vec![[0.0; 3]; n];
         let mut rv2 = vec![[0.0; 3]; n];
-        readout_vector_and_vjp(
-            &fields,
-            &pos,
-            scheme,
-            &cv,
-            Some(&mut rv2),
-            Some(&mut gfs2),
-            Some(&mut gp2),
-        )
-        .unwrap();
+        let outputs = VectorReadout {
+            values: Some(&mut rv2),
+            grad_fields: Some(gfs2.each_mut().map(RealField::as_slice_mut)),
+            grad_pos: Some(&mut gp2),
+        };
+        readout_vector_and_vjp(&fields, &pos, scheme, &cv, outputs).unwrap();
         assert_eq!(rv2, rv, "{scheme:?}: fused values");
         assert_eq!(gfs2, gfs, "{scheme:?}: fused grad_fields");
         assert_eq!(gp2, gp, "{scheme:?}: fused grad_pos");
         let mut rv3 = vec![[0.0; 3]; n];
-        readout_vector_and_vjp(&fields, &pos, scheme, &cv, Some(&mut rv3), None, None).unwrap();
+        let outputs = VectorReadout {
+            values: Some(&mut rv3),
+            ..VectorReadout::default()
+        };
+        readout_vector_and_vjp(&fields, &pos, scheme, &cv, outputs).unwrap();
         assert_eq!(rv3, rv, "{scheme:?}: fused values alone");
 
         // Dot-product identity for the readout_vector pair:

@@ -2,4 +2,4 @@
 
 mod assignment;
 mod power;
-mod slab;
+mod block;

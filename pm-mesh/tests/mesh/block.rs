@@ -1,17 +1,18 @@
-//! Paint and readout on padded x-slabs of a slab decomposition against the serial paint and
-//! readout, on `SerialComm` and 1-4 thread ranks with uneven splits, NGP/CIC/TSC, f64.
+//! Paint and readout on a rank's [`MeshBlock`] (its padded x-slab) against the whole-mesh
+//! paint and readout, on `SerialComm` and 1-4 thread ranks with uneven splits, NGP/CIC/TSC,
+//! f64.
 //!
-//! Tolerance `1e-12` (absolute on O(1) values): the slab functions use the serial weights and
-//! stencils; only the order in which the contributions to a cell are summed differs
-//! (particle order after migration, then `halo_add`), a few ulps.
+//! Tolerance `1e-12` (absolute on O(1) values): both use the same weights and stencils (one
+//! body over the rows of the mesh or of the slab); only the order in which the contributions
+//! to a cell are summed differs (particle order after migration, then the ghost exchange), a
+//! few ulps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pm_decomp::{Comm, Migration, SerialComm, SlabDecomposition, SlabHalo, ThreadComm};
+use pm_decomp::{Comm, Migration, SerialComm, SlabHalo, ThreadComm};
 use pm_mesh::{
-    Mesh, MeshError, Positions, RealField, Scheme, SlabMesh, paint, paint_slab, paint_slab_vjp,
-    paint_vjp, readout, readout_slab, readout_slab_vector, readout_slab_vector_and_vjp,
-    readout_slab_vjp, readout_vector_and_vjp, readout_vjp,
+    Mesh, MeshBlock, MeshError, Positions, RealField, Scheme, VectorReadout, paint, paint_vjp,
+    readout, readout_vector_and_vjp, readout_vjp,
 };
 
 /// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
@@ -73,7 +74,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 const SHAPES: [[usize; 3]; 3] = [[7, 5, 4], [8, 6, 6], [5, 4, 2]];
 
 #[test]
-fn slab_paint_readout_and_vjps_equal_serial() {
+fn block_paint_readout_and_vjps_equal_whole_mesh() {
     for shape in SHAPES {
         let box_size = [14.0, 10.0, 8.0];
         let mesh = Mesh::new(shape, box_size).unwrap();
@@ -114,9 +115,12 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                 on_ranks(ranks, |comm| {
                     let size = comm.size();
                     let rank = comm.rank();
-                    let decomp = SlabDecomposition::for_comm(shape, comm).unwrap();
-                    let slab = SlabMesh::for_scheme(mesh, decomp.clone(), scheme).unwrap();
-                    let halo: &SlabHalo = slab.halo();
+                    let block = MeshBlock::<f64>::new(mesh, comm)
+                        .unwrap()
+                        .with_ghosts_for(scheme)
+                        .unwrap();
+                    let decomp = block.decomposition().clone();
+                    let halo: &SlabHalo = block.halo();
                     // Start with every size-th particle, migrate to the owners.
                     let mine: Vec<usize> = (rank..all.len()).step_by(size).collect();
                     let xs: Vec<f64> = mine.iter().map(|&i| all[i][0]).collect();
@@ -132,17 +136,17 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                     let serial_owned = |g: &[f64]| g[x0 * plane..][..owned.len()].to_vec();
 
                     // Paint + halo_add == serial paint's owned planes.
-                    let mut padded = vec![0.0; slab.padded_len()];
-                    paint_slab(&mut padded, &slab, &pos, Some(&w), scheme).unwrap();
-                    halo.halo_add(comm, &mut padded).unwrap();
+                    let mut padded = vec![0.0; block.padded_len()];
+                    block.paint(&mut padded, &pos, Some(&w), scheme).unwrap();
+                    block.add_ghosts(comm, &mut padded).unwrap();
                     let d = max_diff(&padded[owned.clone()], &serial_owned(rho.as_slice()));
                     assert!(d < 1e-12, "paint {shape:?} {scheme:?} {size} ranks: {d:e}");
 
                     // halo_fill + readout == serial readout.
                     let mut padded = halo.pad(&serial_owned(cot.as_slice())).unwrap();
-                    halo.halo_fill(comm, &mut padded).unwrap();
+                    block.fill_ghosts(comm, &mut padded).unwrap();
                     let mut got = vec![0.0; x.len()];
-                    readout_slab(&padded, &slab, &pos, scheme, &mut got).unwrap();
+                    block.readout(&padded, &pos, scheme, &mut got).unwrap();
                     let mut want = vec![0.0; x.len()];
                     readout(&cot, &pos, scheme, &mut want).unwrap();
                     let d = max_diff(&got, &want);
@@ -151,9 +155,9 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                     // paint_slab_vjp on the filled cotangent == serial paint_vjp.
                     let mut gp = vec![[0.0; 3]; x.len()];
                     let mut gw = vec![0.0; x.len()];
-                    paint_slab_vjp(
+                    block
+                        .paint_vjp(
                         &padded,
-                        &slab,
                         &pos,
                         Some(&w),
                         scheme,
@@ -178,11 +182,11 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                     // readout_slab_vjp: field gradient after halo_add == serial, and
                     // position gradients.
                     let v: Vec<f64> = ids.iter().map(|&i| uniform(i, 4) - 0.5).collect();
-                    let mut gf = vec![0.0; slab.padded_len()];
+                    let mut gf = vec![0.0; block.padded_len()];
                     let mut gp = vec![[0.0; 3]; x.len()];
-                    readout_slab_vjp(
+                    block
+                        .readout_vjp(
                         &padded,
-                        &slab,
                         &pos,
                         scheme,
                         &v,
@@ -190,7 +194,7 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                         Some(&mut gp),
                     )
                     .unwrap();
-                    halo.halo_add(comm, &mut gf).unwrap();
+                    block.add_ghosts(comm, &mut gf).unwrap();
                     let mut gp_s = vec![[0.0; 3]; x.len()];
                     readout_vjp(&cot, &pos, scheme, &v, None, Some(&mut gp_s)).unwrap();
                     assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
@@ -211,55 +215,54 @@ fn slab_paint_readout_and_vjps_equal_serial() {
                         .iter()
                         .map(|f| {
                             let mut p = halo.pad(&serial_owned(f.as_slice())).unwrap();
-                            halo.halo_fill(comm, &mut p).unwrap();
+                            block.fill_ghosts(comm, &mut p).unwrap();
                             p
                         })
                         .collect();
                     let refs = [&padded3[0][..], &padded3[1][..], &padded3[2][..]];
                     let mut vals = vec![[0.0; 3]; x.len()];
-                    readout_slab_vector(refs, &slab, &pos, scheme, &mut vals).unwrap();
+                    let values = VectorReadout {
+                        values: Some(&mut vals),
+                        ..VectorReadout::default()
+                    };
+                    block
+                        .readout_vector_and_vjp(refs, &pos, scheme, &[], values)
+                        .unwrap();
                     let cv: Vec<[f64; 3]> = ids
                         .iter()
                         .map(|&i| std::array::from_fn(|a| uniform(3 * i + a as u64, 5) - 0.5))
                         .collect();
                     let mut vals2 = vec![[0.0; 3]; x.len()];
-                    let mut g3: Vec<Vec<f64>> = vec![vec![0.0; slab.padded_len()]; 3];
+                    let mut g3: Vec<Vec<f64>> = vec![vec![0.0; block.padded_len()]; 3];
                     let mut gp = vec![[0.0; 3]; x.len()];
                     {
                         let [a, b, c] = &mut g3[..] else {
                             unreachable!()
                         };
-                        readout_slab_vector_and_vjp(
-                            refs,
-                            &slab,
-                            &pos,
-                            scheme,
-                            &cv,
-                            Some(&mut vals2),
-                            Some([&mut a[..], &mut b[..], &mut c[..]]),
-                            Some(&mut gp),
-                        )
-                        .unwrap();
+                        let outputs = VectorReadout {
+                            values: Some(&mut vals2),
+                            grad_fields: Some([&mut a[..], &mut b[..], &mut c[..]]),
+                            grad_pos: Some(&mut gp),
+                        };
+                        block
+                            .readout_vector_and_vjp(refs, &pos, scheme, &cv, outputs)
+                            .unwrap();
                     }
                     let mut vals_s = vec![[0.0; 3]; x.len()];
                     let mut gp_s = vec![[0.0; 3]; x.len()];
-                    readout_vector_and_vjp(
-                        &fields3,
-                        &pos,
-                        scheme,
-                        &cv,
-                        Some(&mut vals_s),
-                        None,
-                        Some(&mut gp_s),
-                    )
-                    .unwrap();
+                    let outputs = VectorReadout {
+                        values: Some(&mut vals_s),
+                        grad_fields: None,
+                        grad_pos: Some(&mut gp_s),
+                    };
+                    readout_vector_and_vjp(&fields3, &pos, scheme, &cv, outputs).unwrap();
                     assert!(max_diff(vals.as_flattened(), vals_s.as_flattened()) < 1e-12);
                     assert_eq!(vals, vals2);
                     assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
                     // Field gradients summed over ranks: the paint of cv, checked by
                     // painting cv[.][a] serially over every rank's particles.
                     for (a, g) in g3.iter_mut().enumerate() {
-                        halo.halo_add(comm, g).unwrap();
+                        block.add_ghosts(comm, g).unwrap();
                         let cv_all: Vec<f64> = (0..all.len())
                             .map(|i| uniform(3 * i as u64 + a as u64, 5) - 0.5)
                             .collect();
@@ -276,7 +279,7 @@ fn slab_paint_readout_and_vjps_equal_serial() {
         }
     }
     eprintln!(
-        "slab paint/readout/VJPs vs serial: worst abs diff {:.2e}",
+        "block paint/readout/VJPs vs whole mesh: worst abs diff {:.2e}",
         f64::from_bits(WORST.load(Ordering::Relaxed))
     );
 }
@@ -284,57 +287,99 @@ fn slab_paint_readout_and_vjps_equal_serial() {
 #[test]
 fn particle_off_the_slab_is_an_error() {
     let mesh = Mesh::cubic(8, 8.0).unwrap();
-    // Rank 0 of 2 owns planes 0..4; with CIC (halo 0/1) a particle at x = 5.5 is outside.
-    let decomp = SlabDecomposition::new(mesh.shape(), 2, 0).unwrap();
-    let slab = SlabMesh::for_scheme(mesh, decomp, Scheme::Cic).unwrap();
-    let x = [[1.0, 1.0, 1.0], [5.5, 1.0, 1.0]];
-    let mut padded = vec![0.0f64; slab.padded_len()];
-    let err = paint_slab(
-        &mut padded,
-        &slab,
-        &Positions::Absolute(&x),
-        None,
-        Scheme::Cic,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            MeshError::OutsideSlab {
-                index: 1,
-                plane: 5,
-                first: 0,
-                planes: 5
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(padded.iter().all(|&v| v == 0.0), "nothing written on error");
-    // A particle on the last owned plane reaches the ghost plane: fine.
-    let x = [[3.9, 1.0, 1.0]];
-    paint_slab(
-        &mut padded,
-        &slab,
-        &Positions::Absolute(&x),
-        None,
-        Scheme::Cic,
-    )
+    ThreadComm::run(2, |comm| {
+        let block = MeshBlock::<f64>::new(mesh, comm)
+            .unwrap()
+            .with_ghosts_for(Scheme::Cic)
+            .unwrap();
+        // A block is used with its own communicator only.
+        let mut padded = vec![0.0f64; block.padded_len()];
+        assert!(matches!(
+            block.add_ghosts(&SerialComm, &mut padded),
+            Err(MeshError::Decomp(_))
+        ));
+        if comm.rank() != 0 {
+            return;
+        }
+        // Rank 0 of 2 owns planes 0..4; with CIC (halo 0/1) a particle at x = 5.5 is outside.
+        let x = [[1.0, 1.0, 1.0], [5.5, 1.0, 1.0]];
+        let err = block
+            .paint(&mut padded, &Positions::Absolute(&x), None, Scheme::Cic)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MeshError::OutsideSlab {
+                    index: 1,
+                    plane: 5,
+                    first: 0,
+                    planes: 5
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(padded.iter().all(|&v| v == 0.0), "nothing written on error");
+        // A particle on the last owned plane reaches the ghost plane: fine.
+        let x = [[3.9, 1.0, 1.0]];
+        block
+            .paint(&mut padded, &Positions::Absolute(&x), None, Scheme::Cic)
+            .unwrap();
+        // Wrong lengths are errors, not panics.
+        let mut short = vec![0.0f64; 3];
+        assert!(matches!(
+            block.paint(&mut short, &Positions::Absolute(&x), None, Scheme::Cic),
+            Err(MeshError::Length { .. })
+        ));
+    })
     .unwrap();
-    // Wrong lengths and mesh mismatches are errors, not panics.
-    let mut short = vec![0.0f64; 3];
-    assert!(matches!(
-        paint_slab(
-            &mut short,
-            &slab,
-            &Positions::Absolute(&x),
-            None,
-            Scheme::Cic
-        ),
-        Err(MeshError::Length { .. })
-    ));
-    let other = SlabDecomposition::new([4, 8, 8], 2, 0).unwrap();
-    assert!(matches!(
-        SlabMesh::for_scheme(mesh, other, Scheme::Cic),
-        Err(MeshError::MeshMismatch { .. })
-    ));
+}
+
+/// On slabs of many planes the block paints with the parallel binned schedule of the whole
+/// mesh (chunks of padded rows); its result is bitwise the same on 1 and 2 threads, and after
+/// the ghost exchange equals the whole-mesh paint to rounding.
+#[test]
+fn block_paint_is_parallel_and_thread_count_independent() {
+    let shape = [32, 12, 10];
+    let box_size = [64.0, 24.0, 20.0];
+    let mesh = Mesh::new(shape, box_size).unwrap();
+    let all = particles(20_000, box_size, shape[0]);
+    for scheme in Scheme::ALL {
+        let mut rho = RealField::<f64>::zeros(mesh);
+        paint(&mut rho, &Positions::Absolute(&all), None, scheme).unwrap();
+        for ranks in [1, 2, 3] {
+            ThreadComm::run(ranks, |comm| {
+                let block = MeshBlock::<f64>::new(mesh, comm)
+                    .unwrap()
+                    .with_ghosts_for(scheme)
+                    .unwrap();
+                let decomp = block.decomposition().clone();
+                let xs: Vec<f64> = all.iter().map(|p| p[0]).collect();
+                let mine: Vec<[f64; 3]> = if comm.rank() == 0 { all.clone() } else { Vec::new() };
+                let xs: Vec<f64> = if comm.rank() == 0 { xs } else { Vec::new() };
+                let mig = Migration::for_slab_x(comm, &decomp, box_size[0], &xs).unwrap();
+                let x = mig.forward(comm, &mine).unwrap();
+                let pos = Positions::Absolute(&x);
+                let painted = |threads: usize| {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut padded = vec![0.0; block.padded_len()];
+                    pool.install(|| block.paint(&mut padded, &pos, None, scheme).unwrap());
+                    padded
+                };
+                let one = painted(1);
+                assert_eq!(one, painted(2), "{scheme:?} {ranks} ranks: thread count");
+                let mut padded = one;
+                block.add_ghosts(comm, &mut padded).unwrap();
+                let plane = shape[1] * shape[2];
+                let x0 = block.x_planes().start;
+                let owned = block.owned_elements();
+                let want = &rho.as_slice()[x0 * plane..][..owned.len()];
+                let d = max_diff(&padded[owned], want);
+                assert!(d < 1e-12, "{scheme:?} {ranks} ranks: {d:e}");
+            })
+            .unwrap();
+        }
+    }
 }
