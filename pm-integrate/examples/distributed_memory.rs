@@ -5,8 +5,8 @@
 //!     PARTICLES MESH RANKS [f32|f64] [STEPS]
 //! ```
 //!
-//! Runs `Simulation::run_distributed` on `RANKS` thread ranks (`0`: the serial
-//! `Simulation::run` instead) for `PARTICLES^3` particles on a `MESH^3` force mesh in a
+//! Runs `Simulation::run_on` on `RANKS` thread ranks (`0`: the serial `Simulation::run`
+//! instead) for `PARTICLES^3` particles on a `MESH^3` force mesh in a
 //! 256 Mpc/h box, 2LPT at a = 0.1 and FastPM steps to a = 1 (10 by default), and prints the
 //! wall time and the process's peak resident memory (`VmHWM` of `/proc/self/status`, Linux).
 //! The ranks are threads of one process, so the peak is that of all ranks together: divide
@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use pm_cosmo::Cosmology;
-use pm_decomp::{CommData, ThreadComm};
+use pm_decomp::ThreadComm;
 use pm_fft::Real;
 use pm_integrate::{Simulation, TimeSteps};
 
@@ -28,31 +28,35 @@ fn peak_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn run<T: Real + CommData>(
+fn run<T: Real>(
     particles: usize,
     mesh: usize,
     ranks: usize,
     steps: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let sim = Simulation::<T, _>::builder(Cosmology::planck18())
-        .box_size(256.0)
-        .particles(particles)
-        .mesh(mesh)
-        .steps(TimeSteps::LinearA {
-            a_start: 0.1,
-            a_end: 1.0,
-            steps,
-        })
-        .seed(1)
-        .build()?;
+    let builder = || {
+        Simulation::<T, _>::builder(Cosmology::planck18())
+            .box_size(256.0)
+            .particles(particles)
+            .mesh(mesh)
+            .steps(TimeSteps::LinearA {
+                a_start: 0.1,
+                a_end: 1.0,
+                steps,
+            })
+            .seed(1)
+    };
     let before = peak_mib();
     let t = Instant::now();
     let n = if ranks == 0 {
-        sim.run(&mut [])?.len()
+        builder().build()?.run(&mut [])?.len()
     } else {
-        ThreadComm::run(ranks, |comm| sim.run_distributed(comm).map(|s| s.len()))?
-            .into_iter()
-            .sum::<Result<usize, _>>()?
+        ThreadComm::run(ranks, |comm| {
+            let sim = builder().build_on(comm)?;
+            sim.run_on(comm, &mut []).map(|s| s.len())
+        })?
+        .into_iter()
+        .sum::<Result<usize, _>>()?
     };
     let secs = t.elapsed().as_secs_f64();
     let peak = peak_mib();

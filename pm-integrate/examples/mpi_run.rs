@@ -6,10 +6,10 @@
 //!     target/release/examples/mpi_run [PARTICLES [MESH [BOX [STEPS]]]]
 //! ```
 //!
-//! Builds the same [`Simulation`] on every rank (`PARTICLES^3` particles, default 32, on a
-//! `MESH^3` force mesh, default 64, in a `BOX` Mpc/h box, default 128, 2LPT at a = 0.1 and
-//! `STEPS` FastPM steps to a = 1, default 10, f64), runs `Simulation::run_distributed` on
-//! `MpiComm::world` and gathers the particles. Rank 0 then runs the serial
+//! Builds every rank's share of the same [`Simulation`] (`PARTICLES^3` particles, default 32,
+//! on a `MESH^3` force mesh, default 64, in a `BOX` Mpc/h box, default 128, 2LPT at a = 0.1
+//! and `STEPS` FastPM steps to a = 1, default 10, f64) on `MpiComm::world`, runs it with
+//! `Simulation::run_on` and gathers the particles. Rank 0 then runs the one-rank
 //! `Simulation::run` and prints one line with the agreement, `max |diff| / max |serial|`
 //! of the displacements and of the momenta, and the wall times. Exits with status 1 when
 //! either exceeds `1e-10` or anything fails.
@@ -61,21 +61,23 @@ fn run(comm: &MpiComm, args: &[String]) -> Result<Option<(String, bool)>, Error>
     let mesh = count(args, 1, 64)?;
     let box_size = arg(args, 2, 128.0)?;
     let steps = count(args, 3, 10)?;
-    let sim = Simulation::<f64, _>::builder(Cosmology::planck18())
-        .box_size(box_size)
-        .particles(particles)
-        .mesh(mesh)
-        .stepper(StepperKind::FastPm)
-        .steps(TimeSteps::LinearA {
-            a_start: 0.1,
-            a_end: 1.0,
-            steps,
-        })
-        .seed(1)
-        .build()?;
+    let builder = || {
+        Simulation::<f64, _>::builder(Cosmology::planck18())
+            .box_size(box_size)
+            .particles(particles)
+            .mesh(mesh)
+            .stepper(StepperKind::FastPm)
+            .steps(TimeSteps::LinearA {
+                a_start: 0.1,
+                a_end: 1.0,
+                steps,
+            })
+            .seed(1)
+    };
+    let sim = builder().build_on(comm)?;
     comm.barrier()?;
     let t = Instant::now();
-    let local = sim.run_distributed(comm)?;
+    let local = sim.run_on(comm, &mut [])?;
     comm.barrier()?;
     let t_dist = t.elapsed().as_secs_f64();
     let gathered = local.gather(comm)?;
@@ -83,7 +85,7 @@ fn run(comm: &MpiComm, args: &[String]) -> Result<Option<(String, bool)>, Error>
         return Ok(None);
     }
     let t = Instant::now();
-    let serial = sim.run(&mut [])?;
+    let serial = builder().build()?.run(&mut [])?;
     let t_serial = t.elapsed().as_secs_f64();
     let d_disp = rel_diff(&gathered.disp, &serial.disp);
     let d_mom = rel_diff(&gathered.mom, &serial.mom);

@@ -35,6 +35,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 use pm_cosmo::Cosmology;
+use pm_decomp::SerialComm;
 use pm_fft::Real;
 use pm_force::{FastPmKernel, ForceKernel, NaiveKernel};
 use pm_integrate::{Simulation, TimeSteps};
@@ -156,18 +157,14 @@ fn run<T: Real, K: ForceKernel>(o: &Options, kernel: K) -> Result<(), String> {
     let t_setup = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let lpt = sim.lpt().map_err(|e| e.to_string())?;
     let a0 = sim.scale_factors()[0];
-    let state = lpt.state(a0, sim.growth()).map_err(|e| e.to_string())?;
+    let state = sim.initial_state(&SerialComm).map_err(|e| e.to_string())?;
     let t_ic = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();
-    let state = sim
-        .evolve(state, Some(&lpt), &mut [])
-        .map_err(|e| e.to_string())?;
+    let state = sim.evolve(state, &mut []).map_err(|e| e.to_string())?;
     let t_steps = t2.elapsed().as_secs_f64();
     let steps = sim.scale_factors().len() - 1;
-    drop(lpt);
     if o.profile > 0 {
         profile(&sim, &state, o.profile)?;
     }
@@ -304,7 +301,7 @@ fn profile<T: Real, K: ForceKernel>(
     use pm_mesh::{FourierField, RealField, Scheme, paint, readout_vector};
     let gravity = &sim.forces().gravity;
     let mesh = *gravity.mesh();
-    let plan = gravity.plan().clone();
+    let block = gravity.block();
     let positions = state.positions();
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let mut rho = RealField::<T>::zeros(mesh);
@@ -316,18 +313,25 @@ fn profile<T: Real, K: ForceKernel>(
     let mut cplx = FourierField::<T>::zeros(mesh);
     let t_fwd = median_time(repeats, || {
         real.as_slice_mut().copy_from_slice(rho.as_slice());
-        plan.forward(real.as_slice_mut(), cplx.as_slice_mut())
+        block
+            .forward(&SerialComm, real.as_slice_mut(), cplx.as_slice_mut())
             .map_err(|e| err(&e))
     })?;
-    let delta_k = rho.forward(plan.as_ref()).map_err(|e| err(&e))?;
+    let delta_k = block
+        .forward_field(&SerialComm, &mut rho.clone())
+        .map_err(|e| err(&e))?;
     let t_inv = median_time(repeats, || {
         cplx.as_slice_mut().copy_from_slice(delta_k.as_slice());
-        plan.inverse(cplx.as_slice_mut(), real.as_slice_mut())
+        block
+            .inverse(&SerialComm, cplx.as_slice_mut(), real.as_slice_mut())
             .map_err(|e| err(&e))
     })?;
     let mut fields = None;
     let t_fields = median_time(repeats, || {
-        fields = Some(gravity.force_fields(&delta_k, 1.0).map_err(|e| err(&e))?);
+        let f = gravity
+            .force_fields(&SerialComm, delta_k.as_slice(), 1.0)
+            .map_err(|e| err(&e))?;
+        fields = Some(f.map(|f| RealField::from_vec(mesh, f).expect("the mesh's length")));
         Ok(())
     })?;
     let fields = fields.expect("timed at least once");
@@ -337,7 +341,7 @@ fn profile<T: Real, K: ForceKernel>(
     })?;
     let t_acc = median_time(repeats, || {
         gravity
-            .accelerations(&positions, 1.0, &mut out)
+            .accelerations(&SerialComm, &positions, 1.0, &mut out)
             .map_err(|e| err(&e))
     })?;
     println!(

@@ -504,7 +504,11 @@ impl<T: Real> Lpt<T> {
         block.check_modes(modes)?;
         let sp = Spectral { block, comm };
         let bar = lpt_fields_vjp(&sp, modes.as_slice(), cotangent)?;
-        Ok(FourierField::from_block(*block.mesh(), block.ky_rows(), bar)?)
+        Ok(FourierField::from_block(
+            *block.mesh(),
+            block.ky_rows(),
+            bar,
+        )?)
     }
 
     /// The order of the fields (second when `psi2` is present).
@@ -592,7 +596,10 @@ impl<T: Real> Lpt<T> {
         bar: StateCotangent<T>,
     ) -> Result<(LptCotangent<T>, [f64; 4]), IntegrateError> {
         let n = self.len();
-        for (what, got) in [("disp cotangent", bar.disp.len()), ("mom cotangent", bar.mom.len())] {
+        for (what, got) in [
+            ("disp cotangent", bar.disp.len()),
+            ("mom cotangent", bar.mom.len()),
+        ] {
             if got != n {
                 return Err(IntegrateError::Length {
                     what,

@@ -381,9 +381,12 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
         let shape = mesh.shape();
         let xr = self.particles.x_planes();
         let block = match &self.noise {
-            NoiseSource::Seed(seed) => {
-                white_noise_block::<T>(shape, [xr.start, 0, 0], [xr.len(), shape[1], shape[2]], *seed)
-            }
+            NoiseSource::Seed(seed) => white_noise_block::<T>(
+                shape,
+                [xr.start, 0, 0],
+                [xr.len(), shape[1], shape[2]],
+                *seed,
+            ),
             NoiseSource::File(path) => {
                 let all = read_white_noise_npy::<T>(path, shape)?;
                 all.slice(ndarray::s![xr.clone(), .., ..]).to_owned()
@@ -411,7 +414,11 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     }
 
     /// This rank's LPT fields from its block of a given white-noise field. Collective.
-    pub fn lpt_from(&self, comm: &dyn Comm, noise: &RealField<T>) -> Result<Lpt<T>, IntegrateError> {
+    pub fn lpt_from(
+        &self,
+        comm: &dyn Comm,
+        noise: &RealField<T>,
+    ) -> Result<Lpt<T>, IntegrateError> {
         self.lpt_from_modes(comm, &self.linear_modes_from(comm, noise)?)
     }
 
@@ -427,8 +434,11 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     /// This rank's particles at the first scale factor (LPT), carrying their LPT fields when
     /// the stepper moves the LPT frame (COLA). Collective.
     pub fn initial_state(&self, comm: &dyn Comm) -> Result<State<T>, IntegrateError> {
-        self.lpt(comm)?
-            .into_state(self.scale_factors[0], &self.growth, self.stepper.needs_lpt())
+        self.lpt(comm)?.into_state(
+            self.scale_factors[0],
+            &self.growth,
+            self.stepper.needs_lpt(),
+        )
     }
 
     /// Runs the one-rank simulation from the LPT initial state to the last scale factor,
@@ -510,8 +520,16 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
                 }
                 Ok(())
             };
-            let watch: Option<DriftWatch<'_, T>> = if wants_steps { Some(&mut watch) } else { None };
-            kdk_step(comm, self.stepper.as_ref(), &self.forces, &mut state, a1, watch)?;
+            let watch: Option<DriftWatch<'_, T>> =
+                if wants_steps { Some(&mut watch) } else { None };
+            kdk_step(
+                comm,
+                self.stepper.as_ref(),
+                &self.forces,
+                &mut state,
+                a1,
+                watch,
+            )?;
             info.index = i + 1;
             info.a_prev = a0;
             info.a = a1;

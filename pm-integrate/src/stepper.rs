@@ -355,8 +355,7 @@ pub(crate) fn agree(
 
 /// Watches a step's drift: gets the displacements before it and the state after it
 /// (before the particles migrate).
-pub type DriftWatch<'a, T> =
-    &'a mut dyn FnMut(&[[T; 3]], &State<T>) -> Result<(), IntegrateError>;
+pub type DriftWatch<'a, T> = &'a mut dyn FnMut(&[[T; 3]], &State<T>) -> Result<(), IntegrateError>;
 
 /// One kick-drift-kick step from `state.a` to `a1` with the midpoint `a_h = (a0 + a1)/2`:
 /// kick `a0 -> a_h` with `F(a0)`, drift `a0 -> a1` with `p(a_h)`, migrate the particles to

@@ -1,6 +1,7 @@
-//! The distributed forward run (`DistributedRun`) against the serial one (`Simulation::run`):
-//! white noise, LPT fields and final particles on `SerialComm` and 1-4 thread ranks
-//! (uneven splits), f64, and particles crossing several domains in one drift.
+//! The forward run on 1-4 thread ranks (uneven splits; `Simulation::build_on` and
+//! `Simulation::run_on`) against the one-rank run (`Simulation::run` on `SerialComm`): white
+//! noise, LPT fields and final particles, f64, and particles crossing several domains in one
+//! drift.
 //!
 //! Agreement is `max |distributed - serial| / max |serial|` over all particles and
 //! components, after gathering every rank's particles by their lattice index.
@@ -8,13 +9,11 @@
 use std::time::Instant;
 
 use pm_cosmo::Cosmology;
-use pm_decomp::{
-    Comm, CommData, CommExt, Decomposition, SerialComm, SlabDecomposition, ThreadComm,
-};
+use pm_decomp::{Comm, CommExt, Decomposition, SerialComm, SlabDecomposition, ThreadComm};
 use pm_fft::Real;
 use pm_force::FastPmKernel;
 use pm_integrate::{
-    DistributedRun, LocalState, LptOrder, Simulation, State, StepperKind, TimeSteps, white_noise,
+    LptOrder, Simulation, SimulationBuilder, State, StepperKind, TimeSteps, white_noise,
     white_noise_block,
 };
 
@@ -29,39 +28,60 @@ fn rel_diff<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
     d / m
 }
 
-fn simulation(
+/// The settings of a test run (seed 7, 2LPT or 1LPT from a = 0.1 to 1).
+#[derive(Debug, Clone, Copy)]
+struct Setup {
     particles: usize,
     mesh: usize,
     box_size: f64,
     steps: usize,
     stepper: StepperKind,
     lpt: LptOrder,
-) -> Simulation<f64, FastPmKernel> {
-    simulation_in::<f64>(particles, mesh, box_size, steps, stepper, lpt)
 }
 
-fn simulation_in<T: Real>(
+impl Setup {
+    fn builder<T: Real>(&self) -> SimulationBuilder<T, FastPmKernel> {
+        Simulation::<T, _>::builder(Cosmology::planck18())
+            .box_size(self.box_size)
+            .particles(self.particles)
+            .mesh(self.mesh)
+            .stepper(self.stepper)
+            .lpt(self.lpt)
+            .steps(TimeSteps::LinearA {
+                a_start: 0.1,
+                a_end: 1.0,
+                steps: self.steps,
+            })
+            .seed(7)
+    }
+
+    /// The one-rank run.
+    fn serial<T: Real>(&self) -> Simulation<T, FastPmKernel> {
+        self.builder().build().unwrap()
+    }
+
+    /// The calling rank's share of the run over `comm`.
+    fn on<T: Real>(&self, comm: &dyn Comm) -> Simulation<T, FastPmKernel> {
+        self.builder().build_on(comm).unwrap()
+    }
+}
+
+fn setup(
     particles: usize,
     mesh: usize,
     box_size: f64,
     steps: usize,
     stepper: StepperKind,
     lpt: LptOrder,
-) -> Simulation<T, FastPmKernel> {
-    Simulation::<T, _>::builder(Cosmology::planck18())
-        .box_size(box_size)
-        .particles(particles)
-        .mesh(mesh)
-        .stepper(stepper)
-        .lpt(lpt)
-        .steps(TimeSteps::LinearA {
-            a_start: 0.1,
-            a_end: 1.0,
-            steps,
-        })
-        .seed(7)
-        .build()
-        .unwrap()
+) -> Setup {
+    Setup {
+        particles,
+        mesh,
+        box_size,
+        steps,
+        stepper,
+        lpt,
+    }
 }
 
 /// Runs `body` on `ranks` thread ranks (`0`: on `SerialComm`) and returns every rank's result.
@@ -73,7 +93,8 @@ fn on_ranks<R: Send>(ranks: usize, body: impl Fn(&dyn Comm) -> R + Sync) -> Vec<
     }
 }
 
-/// Checks that the ranks' ids are exactly `0..n` once each, and gathers the state.
+/// Checks that the ranks' ids are exactly `0..n` once each, and that every rank gathered the
+/// same state.
 fn check_ids_and_gather<T: Real>(locals: &[(Vec<u64>, State<T>)], n: usize) -> State<T> {
     let mut ids: Vec<u64> = locals.iter().flat_map(|(ids, _)| ids.clone()).collect();
     ids.sort_unstable();
@@ -120,15 +141,16 @@ fn distributed_lpt_equals_the_serial_lpt() {
         (16, LptOrder::Second),
         (10, LptOrder::First),
     ] {
-        let sim = simulation(n, n, 50.0, 2, StepperKind::FastPm, order);
-        let lpt = sim.lpt().unwrap();
+        let set = setup(n, n, 50.0, 2, StepperKind::FastPm, order);
+        let sim = set.serial::<f64>();
+        let lpt = sim.lpt(&SerialComm).unwrap();
         let a0 = sim.scale_factors()[0];
         let serial = lpt.state(a0, sim.growth()).unwrap();
         for ranks in 0..=4 {
             let parts = on_ranks(ranks, |comm| {
-                let run = DistributedRun::new(&sim, comm).unwrap();
-                let l = run.lpt(comm).unwrap();
-                let s = l.state(a0, sim.growth(), false).unwrap();
+                let sim = set.on::<f64>(comm);
+                let l = sim.lpt(comm).unwrap();
+                let s = l.state(a0, sim.growth()).unwrap();
                 (
                     l.ids(),
                     l.psi1().to_vec(),
@@ -158,28 +180,30 @@ fn distributed_lpt_equals_the_serial_lpt() {
     }
 }
 
-/// Runs `sim` distributed (optionally adding `boost(id)` to the initial momenta) and returns
-/// every rank's ids and the gathered state.
-fn distributed_run<T: Real + CommData>(
-    sim: &Simulation<T, FastPmKernel>,
+/// Runs `set` on `ranks` ranks (optionally adding `boost(id)` to the initial momenta) and
+/// returns the gathered state, after checking every particle is on exactly one rank.
+fn distributed_run<T: Real>(
+    set: &Setup,
     ranks: usize,
     boost: Option<&(dyn Fn(u64) -> [f64; 3] + Sync)>,
 ) -> State<T> {
-    let n = sim.particle_mesh().n_cells();
+    let n = set.particles.pow(3);
     let locals = on_ranks(ranks, |comm| {
-        let run = DistributedRun::new(sim, comm).unwrap();
-        let mut state: LocalState<T> = run.initial_state(comm).unwrap();
+        let sim = set.on::<T>(comm);
+        let mut state = sim.initial_state(comm).unwrap();
         if let Some(boost) = boost {
-            for (p, &id) in state.mom.iter_mut().zip(&state.ids) {
-                let b = boost(id);
+            for i in 0..state.len() {
+                let b = boost(state.id(i));
+                let p = &mut state.mom[i];
                 for a in 0..3 {
                     p[a] = T::lit(p[a].as_f64() + b[a]);
                 }
             }
         }
-        let state = run.evolve(comm, state).unwrap();
+        let state = sim.evolve_on(comm, state, &mut []).unwrap();
         assert_eq!(state.global_len(comm).unwrap(), n as u64);
-        (state.ids.clone(), state.gather(comm).unwrap())
+        let ids = (0..state.len()).map(|i| state.id(i)).collect();
+        (ids, state.gather(comm).unwrap())
     });
     check_ids_and_gather(&locals, n)
 }
@@ -191,10 +215,10 @@ fn distributed_run_equals_the_serial_run() {
         (StepperKind::Cola, LptOrder::Second),
         (StepperKind::Leapfrog, LptOrder::First),
     ] {
-        let sim = simulation(16, 32, 64.0, 4, stepper, lpt);
-        let serial = sim.run(&mut []).unwrap();
+        let set = setup(16, 32, 64.0, 4, stepper, lpt);
+        let serial = set.serial::<f64>().run(&mut []).unwrap();
         for ranks in 0..=4 {
-            let got = distributed_run(&sim, ranks, None);
+            let got = distributed_run::<f64>(&set, ranks, None);
             let (d, p) = (
                 rel_diff(&got.disp, &serial.disp),
                 rel_diff(&got.mom, &serial.mom),
@@ -226,13 +250,13 @@ fn rel_to_f64<T: Real>(a: &[[T; 3]], b: &[[f64; 3]]) -> f64 {
 fn distributed_run_in_f32_is_as_accurate_as_the_serial_f32_run() {
     let (p, m, b, n) = (16, 32, 64.0, 4);
     let (s, l) = (StepperKind::FastPm, LptOrder::Second);
-    let reference = simulation_in::<f64>(p, m, b, n, s, l).run(&mut []).unwrap();
-    let sim = simulation_in::<f32>(p, m, b, n, s, l);
-    let serial = sim.run(&mut []).unwrap();
+    let set = setup(p, m, b, n, s, l);
+    let reference = set.serial::<f64>().run(&mut []).unwrap();
+    let serial = set.serial::<f32>().run(&mut []).unwrap();
     let rounding =
         rel_to_f64(&serial.disp, &reference.disp).max(rel_to_f64(&serial.mom, &reference.mom));
     for ranks in [2, 3] {
-        let got = distributed_run(&sim, ranks, None);
+        let got = distributed_run::<f32>(&set, ranks, None);
         let (d, q) = (
             rel_to_f64(&got.disp, &reference.disp),
             rel_to_f64(&got.mom, &reference.mom),
@@ -254,7 +278,8 @@ fn distributed_run_in_f32_is_as_accurate_as_the_serial_f32_run() {
 #[test]
 fn particles_crossing_several_domains_in_one_drift_are_neither_lost_nor_duplicated() {
     // 16^3 particles, 32^3 mesh: with 4 ranks each domain is 8 cells = 16 Mpc/h wide.
-    let sim = simulation(16, 32, 64.0, 3, StepperKind::FastPm, LptOrder::Second);
+    let set = setup(16, 32, 64.0, 3, StepperKind::FastPm, LptOrder::Second);
+    let sim = set.serial::<f64>();
     let l = 64.0;
     let a = sim.scale_factors();
     let drift = sim
@@ -268,15 +293,14 @@ fn particles_crossing_several_domains_in_one_drift_are_neither_lost_nor_duplicat
         let s = ((id % 11) as f64 - 5.0) / 5.0;
         [1.3 * l * s / drift, -0.4 * l * s / drift, 0.2 * l / drift]
     };
-    let lpt = sim.lpt().unwrap();
-    let mut state = lpt.state(a[0], sim.growth()).unwrap();
+    let mut state = sim.initial_state(&SerialComm).unwrap();
     for (i, p) in state.mom.iter_mut().enumerate() {
         let b = boost(i as u64);
         for k in 0..3 {
             p[k] += b[k];
         }
     }
-    let serial = sim.evolve(state, Some(&lpt), &mut []).unwrap();
+    let serial = sim.evolve(state, &mut []).unwrap();
     let max_disp = serial
         .disp
         .iter()
@@ -284,7 +308,7 @@ fn particles_crossing_several_domains_in_one_drift_are_neither_lost_nor_duplicat
         .fold(0.0f64, f64::max);
     assert!(max_disp > l, "displacements of {max_disp} Mpc/h");
     for ranks in 0..=4 {
-        let got = distributed_run(&sim, ranks, Some(&boost));
+        let got = distributed_run::<f64>(&set, ranks, Some(&boost));
         let (d, p) = (
             rel_diff(&got.disp, &serial.disp),
             rel_diff(&got.mom, &serial.mom),
@@ -311,7 +335,7 @@ fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(128);
-    let sim = simulation(
+    let set = setup(
         particles,
         mesh,
         256.0,
@@ -320,14 +344,14 @@ fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
         LptOrder::Second,
     );
     let t = Instant::now();
-    let serial = sim.run(&mut []).unwrap();
+    let serial = set.serial::<f64>().run(&mut []).unwrap();
     println!(
         "64^3 particles, {mesh}^3 mesh, 10 steps, f64: serial Simulation::run {:.2} s",
         t.elapsed().as_secs_f64()
     );
     for ranks in 1..=4 {
         let t = Instant::now();
-        let got = distributed_run(&sim, ranks, None);
+        let got = distributed_run::<f64>(&set, ranks, None);
         let secs = t.elapsed().as_secs_f64();
         let (d, p) = (
             rel_diff(&got.disp, &serial.disp),
@@ -340,19 +364,11 @@ fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
         );
     }
     // f32, to rounding (as `distributed_run_in_f32_is_as_accurate_as_the_serial_f32_run`).
-    let sim32 = simulation_in::<f32>(
-        particles,
-        mesh,
-        256.0,
-        10,
-        StepperKind::FastPm,
-        LptOrder::Second,
-    );
-    let serial32 = sim32.run(&mut []).unwrap();
+    let serial32 = set.serial::<f32>().run(&mut []).unwrap();
     let rounding =
         rel_to_f64(&serial32.disp, &serial.disp).max(rel_to_f64(&serial32.mom, &serial.mom));
     for ranks in [2, 4] {
-        let got = distributed_run(&sim32, ranks, None);
+        let got = distributed_run::<f32>(&set, ranks, None);
         let worst = rel_to_f64(&got.disp, &serial.disp).max(rel_to_f64(&got.mom, &serial.mom));
         println!("f32 {ranks} thread ranks against f64: {worst:.1e} (serial f32: {rounding:.1e})");
         assert!(
@@ -364,11 +380,13 @@ fn acceptance_64_cubed_ten_steps_on_one_to_four_ranks() {
 
 #[test]
 fn more_ranks_than_particle_planes_is_an_error() {
-    let sim = simulation(4, 8, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
+    let set = setup(4, 8, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
     let errors = on_ranks(5, |comm| {
         matches!(
-            DistributedRun::new(&sim, comm),
-            Err(pm_integrate::IntegrateError::Decomp(_))
+            set.builder::<f64>().build_on(comm),
+            Err(pm_integrate::IntegrateError::Mesh(
+                pm_mesh::MeshError::Decomp(_)
+            ))
         )
     });
     assert!(errors.iter().all(|&e| e), "{errors:?}");
@@ -376,17 +394,17 @@ fn more_ranks_than_particle_planes_is_an_error() {
 
 #[test]
 fn phase_times_cover_the_run_and_reset() {
-    let sim = simulation(8, 16, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
+    let set = setup(8, 16, 64.0, 2, StepperKind::FastPm, LptOrder::Second);
     let rows = on_ranks(2, |comm| {
-        let run = DistributedRun::new(&sim, comm).unwrap();
-        assert_eq!(run.times(), pm_decomp::PhaseTimes::default());
+        let sim = set.on::<f64>(comm);
+        assert_eq!(sim.times(), pm_decomp::PhaseTimes::default());
         let t = Instant::now();
-        let state = run.run(comm).unwrap();
+        let state = sim.run_on(comm, &mut []).unwrap();
         let wall = t.elapsed().as_secs_f64();
         drop(state);
-        let times = run.times();
-        run.reset_times();
-        (times, wall, run.times())
+        let times = sim.times();
+        sim.reset_times();
+        (times, wall, sim.times())
     });
     for (times, wall, reset) in rows {
         for (name, t) in times.named() {

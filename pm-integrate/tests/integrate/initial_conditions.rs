@@ -1,10 +1,10 @@
 //! Initial conditions: the Philox generator, white noise, linear modes and `.npy` noise files.
 
+use pm_decomp::SerialComm;
 use std::path::PathBuf;
 
 use ndarray::{Array3, ShapeBuilder};
 use pm_cosmo::{Cosmology, LinearPower, TabulatedPower};
-use pm_fft::CpuFft3d;
 use pm_integrate::{
     IntegrateError, ModeOptions, linear_modes, philox4x32_10, read_white_noise_npy, white_noise,
 };
@@ -237,8 +237,14 @@ fn expected_bins(mesh: &Mesh, power: &LinearPower<f64>) -> (Vec<f64>, Vec<u64>) 
 fn linear_modes_have_the_input_power_spectrum() {
     let noise = noise64(11);
     let power = eh();
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
-    let modes = linear_modes(&noise, &power, ModeOptions::default(), &plan).unwrap();
+    let modes = linear_modes(
+        &SerialComm,
+        &whole(noise.mesh()),
+        &noise,
+        &power,
+        ModeOptions::default(),
+    )
+    .unwrap();
     let pk = power_spectrum(&modes, &PowerOptions::default()).unwrap();
     let (want, count) = expected_bins(noise.mesh(), &power);
     assert_eq!(pk.n_modes, count, "bins differ from the estimator's");
@@ -273,12 +279,11 @@ fn linear_modes_have_the_input_power_spectrum() {
 fn fixed_amplitude_modes_have_exactly_the_input_power() {
     let noise = noise64(12);
     let power = eh();
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
     let options = ModeOptions {
         fixed_amplitude: true,
         phase_flip: false,
     };
-    let modes = linear_modes(&noise, &power, options, &plan).unwrap();
+    let modes = linear_modes(&SerialComm, &whole(noise.mesh()), &noise, &power, options).unwrap();
     let pk = power_spectrum(&modes, &PowerOptions::default()).unwrap();
     let (want, count) = expected_bins(noise.mesh(), &power);
     let mut worst: f64 = 0.0;
@@ -303,26 +308,27 @@ fn fixed_amplitude_modes_have_exactly_the_input_power() {
 fn phase_flip_negates_every_mode() {
     let noise = noise64(13);
     let power = eh();
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
     for fixed in [false, true] {
         let a = linear_modes(
+            &SerialComm,
+            &whole(noise.mesh()),
             &noise,
             &power,
             ModeOptions {
                 fixed_amplitude: fixed,
                 phase_flip: false,
             },
-            &plan,
         )
         .unwrap();
         let b = linear_modes(
+            &SerialComm,
+            &whole(noise.mesh()),
             &noise,
             &power,
             ModeOptions {
                 fixed_amplitude: fixed,
                 phase_flip: true,
             },
-            &plan,
         )
         .unwrap();
         assert!(
@@ -343,13 +349,13 @@ fn the_k0_mode_is_zero() {
         noise.sum().abs() > 1e-3,
         "test needs noise with a nonzero mean"
     );
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
     for fixed in [false, true] {
         let options = ModeOptions {
             fixed_amplitude: fixed,
             phase_flip: true,
         };
-        let modes: FourierField<f64> = linear_modes(&noise, &eh(), options, &plan).unwrap();
+        let modes: FourierField<f64> =
+            linear_modes(&SerialComm, &whole(noise.mesh()), &noise, &eh(), options).unwrap();
         assert_eq!(modes.data()[[0, 0, 0]].norm(), 0.0);
     }
 }
@@ -363,17 +369,19 @@ fn f32_modes_agree_with_f64() {
     let d = RealField::from_array(mesh, white_noise::<f64>([32; 3], 9)).unwrap();
     let s = RealField::from_array(mesh, white_noise::<f32>([32; 3], 9)).unwrap();
     let md = linear_modes(
+        &SerialComm,
+        &whole(d.mesh()),
         &d,
         &power,
         ModeOptions::default(),
-        &CpuFft3d::<f64>::new([32; 3]).unwrap(),
     )
     .unwrap();
     let ms = linear_modes(
+        &SerialComm,
+        &whole(s.mesh()),
         &s,
         &power,
         ModeOptions::default(),
-        &CpuFft3d::<f32>::new([32; 3]).unwrap(),
     )
     .unwrap();
     let rms = (md.as_slice().iter().map(|v| v.norm_sqr()).sum::<f64>()
@@ -398,13 +406,21 @@ fn f32_modes_agree_with_f64() {
 fn linear_modes_are_bitwise_independent_of_thread_count() {
     let noise = noise64(15);
     let power = eh();
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| linear_modes(&noise, &power, ModeOptions::default(), &plan).unwrap())
+            .install(|| {
+                linear_modes(
+                    &SerialComm,
+                    &whole(noise.mesh()),
+                    &noise,
+                    &power,
+                    ModeOptions::default(),
+                )
+                .unwrap()
+            })
     };
     let (a, b) = (run(1), run(3));
     assert!(
@@ -415,12 +431,19 @@ fn linear_modes_are_bitwise_independent_of_thread_count() {
     );
 }
 
-/// A plan of another shape is an error (the mesh mismatch), before any work.
+/// A block of another shape is an error (the mesh mismatch), before any work.
 #[test]
-fn a_plan_of_another_shape_is_an_error() {
+fn a_block_of_another_shape_is_an_error() {
     let noise = noise64(1);
-    let plan = CpuFft3d::<f64>::new([32, 64, 64]).unwrap();
-    let err = linear_modes(&noise, &eh(), ModeOptions::default(), &plan).unwrap_err();
+    let other = pm_mesh::Mesh::new([32, 64, 64], noise.mesh().box_size()).unwrap();
+    let err = linear_modes(
+        &SerialComm,
+        &whole(&other),
+        &noise,
+        &eh(),
+        ModeOptions::default(),
+    )
+    .unwrap_err();
     println!("{err}");
     assert!(matches!(err, IntegrateError::Mesh(_)), "{err:?}");
     assert!(err.to_string().contains("[32, 64, 64]"), "{err}");
@@ -431,7 +454,6 @@ fn a_plan_of_another_shape_is_an_error() {
 #[test]
 fn a_spectrum_that_does_not_cover_the_mesh_is_an_error() {
     let noise = noise64(1);
-    let plan = CpuFft3d::<f64>::new(N64).unwrap();
     let cases = [
         (vec![0.05, 0.1, 0.5], vec![2e4, 6e3, 5e2]), // misses the low end
         (vec![1e-3, 0.1, 0.5], vec![2e3, 6e3, 5e2]), // misses the corner of the grid
@@ -439,7 +461,14 @@ fn a_spectrum_that_does_not_cover_the_mesh_is_an_error() {
     for (k, p) in cases {
         let table = TabulatedPower::new(k, p).unwrap();
         let power = LinearPower::tabulated(table);
-        let err = linear_modes(&noise, &power, ModeOptions::default(), &plan).unwrap_err();
+        let err = linear_modes(
+            &SerialComm,
+            &whole(noise.mesh()),
+            &noise,
+            &power,
+            ModeOptions::default(),
+        )
+        .unwrap_err();
         println!("{err}");
         assert!(
             matches!(
@@ -452,10 +481,11 @@ fn a_spectrum_that_does_not_cover_the_mesh_is_an_error() {
     // A table that covers the whole grid works.
     let table = TabulatedPower::new(vec![1e-3, 0.1, 1.0], vec![2e3, 6e3, 5e1]).unwrap();
     linear_modes(
+        &SerialComm,
+        &whole(noise.mesh()),
         &noise,
         &LinearPower::tabulated(table),
         ModeOptions::default(),
-        &plan,
     )
     .unwrap();
 }
@@ -598,4 +628,9 @@ fn npy_errors_name_the_problem() {
         assert!(r.contains("non-finite") && r.contains("[1, 2, 3]"), "{r}");
         std::fs::remove_file(&p).unwrap();
     }
+}
+
+/// The one-rank block of `mesh` (the grid of a serial run).
+fn whole<T: pm_fft::Real>(mesh: &pm_mesh::Mesh) -> pm_mesh::MeshBlock<T> {
+    pm_mesh::MeshBlock::whole(*mesh).unwrap()
 }

@@ -2,6 +2,7 @@
 //! in closed form and whose second-order density is the F2 kernel of Eulerian perturbation
 //! theory.
 
+use pm_decomp::SerialComm;
 use std::f64::consts::PI;
 
 use pm_cosmo::{Cosmology, GrowthTable};
@@ -20,7 +21,7 @@ fn crossed_waves(n: usize, box_size: f64, eps: f64) -> Lpt<f64> {
     }
     let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
     let modes = delta.forward(&plan).unwrap();
-    Lpt::new(&modes, LptOrder::Second, &plan).unwrap()
+    Lpt::new(&SerialComm, &whole(modes.mesh()), &modes, LptOrder::Second).unwrap()
 }
 
 #[test]
@@ -122,9 +123,14 @@ fn first_order_lpt_has_no_second_order_term() {
     let mesh = Mesh::cubic(8, 50.0).unwrap();
     let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
     let modes = RealField::<f64>::zeros(mesh).forward(&plan).unwrap();
-    let lpt = Lpt::new(&modes, LptOrder::First, &plan).unwrap();
+    let lpt = Lpt::new(&SerialComm, &whole(modes.mesh()), &modes, LptOrder::First).unwrap();
     assert!(lpt.psi2().is_none());
     let growth = GrowthTable::new(&Cosmology::planck18()).unwrap();
     let state = lpt.state(0.5, &growth).unwrap();
     assert!(state.disp.iter().flatten().all(|v| *v == 0.0));
+}
+
+/// The one-rank block of `mesh` (the grid of a serial run).
+fn whole<T: pm_fft::Real>(mesh: &pm_mesh::Mesh) -> pm_mesh::MeshBlock<T> {
+    pm_mesh::MeshBlock::whole(*mesh).unwrap()
 }

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use pm_cosmo::{Cosmology, GrowthTable};
+use pm_decomp::{Comm, SerialComm};
 use pm_integrate::{
     Cola, FastPm, Forces, IntegrateError, Leapfrog, Lpt, State, Stepper, TimeSteps, kdk_step,
 };
-use pm_mesh::Lattice;
+use pm_mesh::{Lattice, MeshBlock, Positions};
 
 /// `F = 3/2 Omega_m disp`: the force of linear theory on a particle displaced by `D1 s`
 /// (`F = gf1 s`, `gf1 = 3/2 Omega_m D1`), so the Zel'dovich trajectory is an exact solution.
@@ -15,11 +16,14 @@ struct LinearForce(f64);
 impl Forces<f64> for LinearForce {
     fn accelerations(
         &self,
-        _lattice: &Lattice,
-        disp: &[[f64; 3]],
+        _: &dyn Comm,
+        positions: &Positions<'_, f64>,
         out: &mut [[f64; 3]],
     ) -> Result<(), IntegrateError> {
-        for (o, d) in out.iter_mut().zip(disp) {
+        let Positions::Displaced { disp, .. } = positions else {
+            unreachable!("one rank: the whole lattice in order")
+        };
+        for (o, d) in out.iter_mut().zip(*disp) {
             *o = d.map(|v| self.0 * v);
         }
         Ok(())
@@ -47,10 +51,9 @@ fn run(
     mut state: State<f64>,
     a: &[f64],
     forces: &dyn Forces<f64>,
-    lpt: Option<&Lpt<f64>>,
 ) -> State<f64> {
     for &a1 in &a[1..] {
-        kdk_step(stepper, &mut state, a1, forces, lpt).unwrap();
+        kdk_step(&SerialComm, stepper, forces, &mut state, a1, None).unwrap();
     }
     state
 }
@@ -87,12 +90,12 @@ fn fastpm_follows_zeldovich_exactly_for_any_step_size_and_leapfrog_converges() {
         .scale_factors()
         .unwrap();
         let start = zeldovich_state(&growth, 0.1, &s, lattice);
-        let f = run(&fastpm, start.clone(), &a, &forces, None);
+        let f = run(&fastpm, start.clone(), &a, &forces);
         let (ex, ep) = (
             max_rel_err(&f.disp, &end.disp),
             max_rel_err(&f.mom, &end.mom),
         );
-        let l = run(&leapfrog, start, &a, &forces, None);
+        let l = run(&leapfrog, start, &a, &forces);
         let (lx, lp) = (
             max_rel_err(&l.disp, &end.disp),
             max_rel_err(&l.mom, &end.mom),
@@ -121,8 +124,8 @@ struct LptForce<'a> {
 impl Forces<f64> for LptForce<'_> {
     fn accelerations(
         &self,
-        _: &Lattice,
-        _: &[[f64; 3]],
+        _: &dyn Comm,
+        _: &Positions<'_, f64>,
         out: &mut [[f64; 3]],
     ) -> Result<(), IntegrateError> {
         let g = self.growth.at(*self.a.lock().unwrap())?;
@@ -145,10 +148,12 @@ fn cola_keeps_particles_on_their_lpt_trajectory() {
         *v = 0.3 * ((i as f64 * 0.7).sin() + (j as f64 * 1.3 + k as f64).cos());
     }
     let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
+    let block = MeshBlock::<f64>::whole(mesh).unwrap();
     let lpt = Lpt::new(
+        &SerialComm,
+        &block,
         &delta.forward(&plan).unwrap(),
         pm_integrate::LptOrder::Second,
-        &plan,
     )
     .unwrap();
     let forces = LptForce {
@@ -164,13 +169,14 @@ fn cola_keeps_particles_on_their_lpt_trajectory() {
     }
     .scale_factors()
     .unwrap();
-    let mut state = lpt.state(a[0], &growth).unwrap();
+    // COLA moves the LPT frame: the state carries the LPT fields.
+    let mut state = lpt.clone().into_state(a[0], &growth, true).unwrap();
     for &a1 in &a[1..] {
         // The driver evaluates F at the start (cached) and at the end of each step.
         *forces.a.lock().unwrap() = state.a;
-        pm_integrate::ensure_accelerations(&mut state, &forces).unwrap();
+        pm_integrate::ensure_accelerations(&SerialComm, &mut state, &forces).unwrap();
         *forces.a.lock().unwrap() = a1;
-        kdk_step(&cola, &mut state, a1, &forces, Some(&lpt)).unwrap();
+        kdk_step(&SerialComm, &cola, &forces, &mut state, a1, None).unwrap();
     }
     let end = lpt.state(1.0, &growth).unwrap();
     let (ex, ep) = (
@@ -181,7 +187,7 @@ fn cola_keeps_particles_on_their_lpt_trajectory() {
     assert!(ex < 1e-9 && ep < 1e-9);
     // Without the LPT fields COLA refuses to run.
     let mut s = lpt.state(0.1, &growth).unwrap();
-    assert!(kdk_step(&cola, &mut s, 0.2, &forces, None).is_err());
+    assert!(kdk_step(&SerialComm, &cola, &forces, &mut s, 0.2, None).is_err());
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! stored-element convention (`<a, b> = sum_stored Re(conj(a_k) b_k)`).
 
 use pm_cosmo::{Cosmology, LinearPower};
-use pm_fft::{Complex, CpuFft3d};
+use pm_decomp::SerialComm;
+use pm_fft::Complex;
 use pm_integrate::{
     Lpt, LptCotangent, LptOrder, ModeOptions, linear_modes, linear_modes_vjp, white_noise,
 };
@@ -89,7 +90,6 @@ fn lpt_vjp_passes_the_dot_product_test() {
     // polarisation (Lpt(d + x) - Lpt(d - x)) / 2 (no truncation error). Both sides are sums
     // of O(n) terms of size O(1) that agree to rounding: 1e-10 relative.
     for mesh in meshes() {
-        let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
         let n = mesh.n_cells();
         let mut rng = Rng(11);
         let d = rng.modes(mesh);
@@ -100,8 +100,20 @@ fn lpt_vjp_passes_the_dot_product_test() {
             (LptOrder::Second, false),
             (LptOrder::Second, true),
         ] {
-            let plus = Lpt::new(&combine(&d, 1.0, &x), order, &plan).unwrap();
-            let minus = Lpt::new(&combine(&d, -1.0, &x), order, &plan).unwrap();
+            let plus = Lpt::new(
+                &SerialComm,
+                &whole(combine(&d, 1.0, &x).mesh()),
+                &combine(&d, 1.0, &x),
+                order,
+            )
+            .unwrap();
+            let minus = Lpt::new(
+                &SerialComm,
+                &whole(combine(&d, -1.0, &x).mesh()),
+                &combine(&d, -1.0, &x),
+                order,
+            )
+            .unwrap();
             let half_diff = |p: &[[f64; 3]], m: &[[f64; 3]]| -> Vec<[f64; 3]> {
                 p.iter()
                     .zip(m)
@@ -125,7 +137,7 @@ fn lpt_vjp_passes_the_dot_product_test() {
                 let jx2 = half_diff(plus.psi2().unwrap(), minus.psi2().unwrap());
                 lhs += dot3(y2, &jx2);
             }
-            let jty = Lpt::vjp(&d, &y, &plan).unwrap();
+            let jty = Lpt::vjp(&SerialComm, &whole(d.mesh()), &d, &y).unwrap();
             let rhs = dot_c(&jty, &x);
             let rel = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
             println!(
@@ -140,12 +152,11 @@ fn lpt_vjp_passes_the_dot_product_test() {
 #[test]
 fn lpt_vjp_checks_lengths() {
     let mesh = Mesh::cubic(4, 10.0).unwrap();
-    let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
     let bad = LptCotangent {
         psi1: vec![[0.0; 3]; 63],
         psi2: None,
     };
-    let err = Lpt::vjp(&FourierField::zeros(mesh), &bad, &plan).unwrap_err();
+    let err = Lpt::vjp(&SerialComm, &whole(&mesh), &FourierField::zeros(mesh), &bad).unwrap_err();
     assert!(err.to_string().contains("psi1 cotangent"), "{err}");
 }
 
@@ -156,7 +167,6 @@ fn linear_modes_vjp_passes_the_dot_product_test() {
     // h = 1e-6 on O(1) noise: truncation O(h^2), rounding O(1e-16 / h): 1e-7.
     let power = LinearPower::eisenstein_hu(&Cosmology::planck18()).unwrap();
     for mesh in meshes() {
-        let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
         let mut rng = Rng(5);
         let noise = RealField::from_array(mesh, white_noise::<f64>(mesh.shape(), 3)).unwrap();
         let x = rng.real(mesh);
@@ -166,8 +176,19 @@ fn linear_modes_vjp_passes_the_dot_product_test() {
                 fixed_amplitude: false,
                 phase_flip,
             };
-            let lhs = dot_c(&y, &linear_modes(&x, &power, options, &plan).unwrap());
-            let vjp = linear_modes_vjp(&noise, &power, options, &y, &plan).unwrap();
+            let lhs = dot_c(
+                &y,
+                &linear_modes(&SerialComm, &whole(x.mesh()), &x, &power, options).unwrap(),
+            );
+            let vjp = linear_modes_vjp(
+                &SerialComm,
+                &whole(noise.mesh()),
+                &noise,
+                &power,
+                options,
+                &y,
+            )
+            .unwrap();
             let rhs = dot_r(&vjp, &x);
             let rel = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
             println!(
@@ -186,14 +207,25 @@ fn linear_modes_vjp_passes_the_dot_product_test() {
                 for (v, dx) in shifted.as_slice_mut().iter_mut().zip(x.as_slice()) {
                     *v += s * dx;
                 }
-                dot_c(&y, &linear_modes(&shifted, &power, fixed, &plan).unwrap())
+                dot_c(
+                    &y,
+                    &linear_modes(&SerialComm, &whole(shifted.mesh()), &shifted, &power, fixed)
+                        .unwrap(),
+                )
             };
             let fd = (at(h) - at(-h)) / (2.0 * h);
-            let vjp = linear_modes_vjp(&noise, &power, fixed, &y, &plan).unwrap();
+            let vjp =
+                linear_modes_vjp(&SerialComm, &whole(noise.mesh()), &noise, &power, fixed, &y)
+                    .unwrap();
             let adj = dot_r(&vjp, &x);
             let rel = (fd - adj).abs() / fd.abs();
             println!("  fixed amplitude: fd {fd:.12e}, vjp {adj:.12e}, rel {rel:.1e}");
             assert!(rel < 1e-7, "{rel}");
         }
     }
+}
+
+/// The one-rank block of `mesh` (the grid of a serial run).
+fn whole<T: pm_fft::Real>(mesh: &pm_mesh::Mesh) -> pm_mesh::MeshBlock<T> {
+    pm_mesh::MeshBlock::whole(*mesh).unwrap()
 }
