@@ -1,12 +1,13 @@
 //! The checkpointing baseline of the adjoint: store every k-th state on the way forward,
-//! recompute each segment from its checkpoint on the way back.
+//! recompute each segment from its checkpoint on the way back. A one-rank baseline (the
+//! states are stored as they are, so the particles must not migrate between ranks).
 
+use pm_decomp::SerialComm;
 use pm_fft::Real;
-use pm_force::ForceKernel;
-use pm_integrate::{Lpt, PmForces, State, Stepper, ensure_accelerations, kdk_step, kick};
+use pm_integrate::{State, StateCotangent, ensure_accelerations, kdk_step, kick};
 
-use crate::reverse::{AdjointCarry, lpt_frame};
-use crate::{AdjointError, ReverseResult, StateCotangent};
+use crate::reverse::AdjointCarry;
+use crate::{AdjointError, Integration, ReverseResult};
 
 /// States saved by [`forward_checkpointed`]: the state (with its accelerations) at steps
 /// `0, every, 2 every, ...`, before each of those steps.
@@ -19,21 +20,19 @@ pub struct Checkpoints<T: Real> {
     pub states: Vec<State<T>>,
 }
 
-/// Integrates `initial` (at the first of `scale_factors`) through every kick-drift-kick step
-/// exactly as [`pm_integrate::Simulation::evolve`] does, storing a copy of the state every
-/// `every` steps; returns the final state and the checkpoints. Memory: `ceil(steps / every)`
-/// states.
+/// Integrates `initial` (at the first of the scale factors) through every kick-drift-kick
+/// step of the one-rank run exactly as [`pm_integrate::Simulation::evolve`] does, storing a
+/// copy of the state every `every` steps; returns the final state and the checkpoints.
+/// Memory: `ceil(steps / every)` states.
 ///
 /// Errors: [`AdjointError::Schedule`] if `every` is 0, the schedule has no step or does not
 /// start at `initial.a`; the forward run's errors.
-pub fn forward_checkpointed<T: Real, K: ForceKernel>(
-    stepper: &dyn Stepper,
-    forces: &PmForces<T, K>,
-    lpt: Option<&Lpt<T>>,
+pub fn forward_checkpointed<T: Real>(
+    run: Integration<'_, T>,
     initial: State<T>,
-    scale_factors: &[f64],
     every: usize,
 ) -> Result<(State<T>, Checkpoints<T>), AdjointError> {
+    let scale_factors = run.scale_factors;
     if every == 0 || scale_factors.len() < 2 || scale_factors[0] != initial.a {
         return Err(AdjointError::Schedule(format!(
             "checkpoints every {every} steps of {scale_factors:?} from a state at a = {}: \
@@ -45,10 +44,10 @@ pub fn forward_checkpointed<T: Real, K: ForceKernel>(
     let mut states = Vec::new();
     for (i, &a1) in scale_factors[1..].iter().enumerate() {
         if i % every == 0 {
-            ensure_accelerations(&mut state, forces)?;
+            ensure_accelerations(&SerialComm, &mut state, run.forces)?;
             states.push(state.clone());
         }
-        kdk_step(stepper, &mut state, a1, forces, lpt)?;
+        kdk_step(&SerialComm, run.stepper, run.forces, &mut state, a1, None)?;
     }
     Ok((state, Checkpoints { every, states }))
 }
@@ -67,14 +66,12 @@ pub fn forward_checkpointed<T: Real, K: ForceKernel>(
 /// Errors: [`AdjointError::Schedule`] if the checkpoints do not fit `scale_factors`,
 /// [`AdjointError::Length`] for cotangents of the wrong length; the forward run's and the
 /// force VJP's errors.
-pub fn reverse_checkpointed<T: Real, K: ForceKernel>(
-    stepper: &dyn Stepper,
-    forces: &PmForces<T, K>,
-    lpt: Option<&Lpt<T>>,
+pub fn reverse_checkpointed<T: Real>(
+    run: Integration<'_, T>,
     checkpoints: &Checkpoints<T>,
-    scale_factors: &[f64],
     cotangent: StateCotangent<T>,
 ) -> Result<ReverseResult<T>, AdjointError> {
+    let scale_factors = run.scale_factors;
     let steps = scale_factors.len().saturating_sub(1);
     let every = checkpoints.every;
     let fits = every > 0
@@ -92,8 +89,7 @@ pub fn reverse_checkpointed<T: Real, K: ForceKernel>(
         )));
     }
     let n = checkpoints.states[0].len();
-    let mut carry = AdjointCarry::new(stepper, forces, scale_factors, n, cotangent)?;
-    let frame = lpt_frame(lpt);
+    let mut carry = AdjointCarry::new(&SerialComm, run, n, cotangent)?;
 
     for (c, checkpoint) in checkpoints.states.iter().enumerate().rev() {
         let s0 = c * every;
@@ -101,31 +97,31 @@ pub fn reverse_checkpointed<T: Real, K: ForceKernel>(
         // States s0..=s1, each with F(x) cached by the forward steps.
         let mut states = Vec::with_capacity(s1 - s0 + 1);
         let mut state = checkpoint.clone();
-        ensure_accelerations(&mut state, forces)?;
+        ensure_accelerations(&SerialComm, &mut state, run.forces)?;
         states.push(state.clone());
         for &a1 in &scale_factors[s0 + 1..=s1] {
-            kdk_step(stepper, &mut state, a1, forces, lpt)?;
+            kdk_step(&SerialComm, run.stepper, run.forces, &mut state, a1, None)?;
             states.push(state.clone());
         }
         drop(state);
         if s1 == steps {
             let last = states.last().expect("non-empty");
-            carry.force_vjp(steps, &last.positions(), None)?;
+            carry.force_vjp(steps, last, None)?;
         }
         for i in (s0..s1).rev() {
             let next = states.pop().expect("one state per boundary");
             let here = states.last().expect("one state per boundary");
             let (a0, a1) = (scale_factors[i], scale_factors[i + 1]);
             let ah = 0.5 * (a0 + a1);
-            carry.kick2(i, next.acc.as_ref().expect("set by kdk_step"), frame)?;
+            carry.kick2(i, &next)?;
             drop(next);
             let mut half = here.clone();
-            kick(stepper, &mut half, a0, ah, a0, lpt)?;
-            carry.drift(i, &half.mom, frame)?;
+            kick(run.stepper, &mut half, a0, ah, a0)?;
+            carry.drift(i, &half)?;
             drop(half);
-            carry.force_vjp(i, &here.positions(), None)?;
-            carry.kick1(i, here.acc.as_ref().expect("set by kdk_step"), frame)?;
+            carry.force_vjp(i, here, None)?;
+            carry.kick1(i, here)?;
         }
     }
-    Ok(carry.finish(checkpoints.states[0].clone()))
+    carry.finish(checkpoints.states[0].clone())
 }

@@ -40,6 +40,7 @@ use std::fmt;
 use pm_cosmo::{
     Cosmology, GrowthTable, LinearPower, N_PARAMS, Param, ParamDual, derivative, value,
 };
+use pm_decomp::{Comm, CommExt};
 use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::{Coefficients, IntegrateError, Simulation, Stepper};
@@ -106,7 +107,7 @@ pub struct CosmologyCotangents<'a, T: Real> {
     pub modes: Option<ModeCotangent<'a, T>>,
 }
 
-/// The linear modes and their cotangent.
+/// The linear modes and their cotangent (this rank's blocks of them, the same ky-rows).
 #[derive(Debug, Clone, Copy)]
 pub struct ModeCotangent<'a, T: Real> {
     /// `delta_L(k)` at a = 1, as [`pm_integrate::linear_modes`] makes them.
@@ -287,16 +288,19 @@ impl HalfDlnP {
 /// is no interpolation. The sum is in f64, per x plane in parallel and then over planes in
 /// order, so the result does not depend on the thread count.
 pub fn modes_gradient<T: Real>(
+    comm: &dyn Comm,
     modes: ModeCotangent<'_, T>,
     power: &LinearPower<ParamDual>,
 ) -> Result<[f64; N_PARAMS], AdjointError> {
     let mesh = *modes.modes.mesh();
-    if *modes.bar.mesh() != mesh {
+    if *modes.bar.mesh() != mesh || modes.bar.rows() != modes.modes.rows() {
         return Err(AdjointError::Integrate(
             pm_mesh::MeshError::MeshMismatch {
                 what: format!(
-                    "mode cotangent on {:?} for modes on {:?}",
+                    "mode cotangent of ky-rows {:?} on {:?} for modes of ky-rows {:?} on {:?}",
+                    modes.bar.rows(),
                     modes.bar.mesh(),
+                    modes.modes.rows(),
                     mesh
                 ),
             }
@@ -304,18 +308,20 @@ pub fn modes_gradient<T: Real>(
         ));
     }
     let lookup = HalfDlnP::new(&mesh, power)?;
-    let [_, ny, nzc] = mesh.complex_shape();
+    let [_, _, nzc] = mesh.complex_shape();
+    let rows = modes.modes.rows();
+    let plane = rows.len() * nzc;
     let planes = modes
         .modes
         .as_slice()
-        .par_chunks(ny * nzc)
-        .zip(modes.bar.as_slice().par_chunks(ny * nzc))
+        .par_chunks(plane.max(1))
+        .zip(modes.bar.as_slice().par_chunks(plane.max(1)))
         .enumerate()
         .map(|(jx, (d, b))| {
             let mut acc = [0.0; N_PARAMS];
-            for jy in 0..ny {
+            for (ly, jy) in rows.clone().enumerate() {
                 for jz in 0..nzc {
-                    let i = jy * nzc + jz;
+                    let i = ly * nzc + jz;
                     let t =
                         b[i].re.as_f64() * d[i].re.as_f64() + b[i].im.as_f64() * d[i].im.as_f64();
                     if t != 0.0 {
@@ -333,6 +339,9 @@ pub fn modes_gradient<T: Real>(
     for p in planes {
         add(&mut out, p);
     }
+    if comm.size() > 1 {
+        comm.all_reduce_sum(&mut out).map_err(IntegrateError::from)?;
+    }
     Ok(out)
 }
 
@@ -345,6 +354,7 @@ pub fn modes_gradient<T: Real>(
 /// `cosmology.with_gradients()`). The force prefactor is taken to be `3/2 Omega_m` and the
 /// LPT state to start at `scale_factors[0]`.
 pub fn cosmology_gradient<T: Real>(
+    comm: &dyn Comm,
     cosmology: &Cosmology<f64>,
     stepper: &dyn Stepper,
     scale_factors: &[f64],
@@ -367,7 +377,7 @@ pub fn cosmology_gradient<T: Real>(
                          dual numbers"
                     .into(),
             })?;
-            modes_gradient(m, power)?
+            modes_gradient(comm, m, power)?
         }
     };
     let mut total = [0.0; N_PARAMS];
@@ -422,6 +432,7 @@ pub fn simulation_power<T: Real, K: ForceKernel>(
 /// `noise` and applies [`cosmology_gradient`]. `power` is the run's spectrum in dual numbers;
 /// `None` takes [`simulation_power`] (Eisenstein & Hu, the default of [`Simulation`]).
 pub fn run_cosmology_gradient<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
     sim: &Simulation<T, K>,
     noise: &pm_mesh::RealField<T>,
     gradient: &crate::Gradient<T>,
@@ -435,8 +446,9 @@ pub fn run_cosmology_gradient<T: Real, K: ForceKernel>(
             &own
         }
     };
-    let modes = sim.linear_modes_from(noise)?;
+    let modes = sim.linear_modes_from(comm, noise)?;
     cosmology_gradient(
+        comm,
         sim.cosmology(),
         sim.stepper(),
         sim.scale_factors(),

@@ -1,32 +1,34 @@
 //! `value_and_gradient`: an objective of a [`Simulation`] and its gradient with respect to the
-//! white noise, the linear modes, the LPT growth factors, the force and the step coefficients.
+//! white noise, the linear modes, the LPT growth factors, the force and the step coefficients,
+//! on any communicator.
 
-use pm_cosmo::GrowthTable;
+use pm_decomp::{Comm, CommExt};
 use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::{
-    IntegrateError, Lpt, LptCotangent, LptOrder, Simulation, State, StepInfo, linear_modes_vjp,
+    IntegrateError, Lpt, Observer, Simulation, State, StateCotangent, StepInfo, StepObservable,
+    StepPositions, linear_modes_vjp,
 };
-use pm_mesh::{FourierField, Positions, RealField};
+use pm_mesh::{FourierField, RealField};
 use rayon::prelude::*;
 
-use crate::reverse::{axpy, dot};
 use crate::{
-    AdjointError, Objective, ObjectiveInput, StateCotangent, StepCoefficientGradients,
-    StepObservable, reverse_with,
+    AdjointError, Integration, Objective, ObjectiveInput, StepCoefficientGradients, reverse_with,
 };
 
 /// An objective's value and its gradients through a whole forward run (white noise ->
-/// linear modes -> LPT -> kick-drift-kick steps -> final state), from [`value_and_gradient`].
+/// linear modes -> LPT -> kick-drift-kick steps -> final state), from [`value_and_gradient`];
+/// the field gradients are this rank's blocks (the whole fields on one rank), the other
+/// gradients are summed over the ranks.
 #[derive(Debug, Clone)]
 pub struct Gradient<T: Real> {
     /// `L`.
     pub value: f64,
-    /// `dL/d noise(x)` on the particle grid, total: the objective's explicit term plus the
-    /// dependence through the simulation.
+    /// `dL/d noise(x)` on this rank's x-planes of the particle grid, total: the objective's
+    /// explicit term plus the dependence through the simulation.
     pub noise: RealField<T>,
-    /// `dL/d delta_L(k)` for the a = 1 linear modes on the particle grid, through the
-    /// simulation only, in the stored-element convention of [`Lpt::vjp`]
+    /// `dL/d delta_L(k)` for the a = 1 linear modes on this rank's ky-rows of the particle
+    /// grid, through the simulation only, in the stored-element convention of [`Lpt::vjp`]
     /// (`dL = sum_stored Re(conj(modes_k) d delta_L(k))`, every stored half-complex element
     /// counted once).
     pub modes: FourierField<T>,
@@ -47,8 +49,11 @@ pub struct Gradient<T: Real> {
     pub steps: Vec<StepCoefficientGradients>,
 }
 
-/// Runs `sim` forward from the white noise `noise` (on the particle grid), evaluates
-/// `objective` on the final state, and returns its value and gradients ([`Gradient`]).
+/// Runs `sim` forward from this rank's block `noise` of the white noise (on the particle
+/// grid), evaluates `objective` on the final state, and returns its value and this rank's
+/// gradients ([`Gradient`]). Collective over `comm`: the one-rank run on
+/// [`pm_decomp::SerialComm`] (a `sim` built with `build`), or every rank of a run built with
+/// `build_on(comm)`, whose gradients equal the one-rank ones to rounding.
 ///
 /// The chain, forward then backwards:
 ///
@@ -57,91 +62,94 @@ pub struct Gradient<T: Real> {
 ///       --kdk steps--> (x_N, p_N) --objective--> L
 ///
 /// (x_bar0, p_bar0), psi_frame_bar, dL/dc, dL/dtheta, steps = reverse(x_N, dL/d(x_N, p_N))
-/// psi1_bar = D1 x_bar0 + gp1 p_bar0 + psi_frame_bar.psi1      (growth at a_start)
-/// psi2_bar = D2 x_bar0 + gp2 p_bar0 + psi_frame_bar.psi2
+/// (x_bar0, p_bar0) back to the lattice order (by lattice index, across ranks)
+/// psi_bar, dL/d(D1, D2, gp1, gp2) = Lpt::state_vjp(x_bar0, p_bar0, psi_frame_bar)
 /// modes_bar = Lpt::vjp(delta_L, psi_bar);   noise_bar = linear_modes_vjp(modes_bar) + dL/dnoise
 /// ```
 ///
 /// Only the final state is kept from the forward run, and the reverse integration consumes
-/// it (no copy: run [`Simulation::evolve`] to keep one); [`reverse`] recovers the trajectory by
-/// integrating backwards, so memory does not grow with the number of steps. When the
-/// objective does not depend on the state (`state: None`), the reverse run is skipped and
-/// every gradient through the simulation is zero.
+/// it (no copy: run [`Simulation::evolve_on`] to keep one); [`crate::reverse`] recovers the
+/// trajectory by integrating backwards, so memory does not grow with the number of steps.
+/// The LPT fields are not held during the run (COLA's state carries its own); they are
+/// recomputed for the VJP. When the objective does not depend on the state on any rank
+/// (`state: None`), the reverse run is skipped and every gradient through the simulation is
+/// zero.
 ///
-/// Errors: [`AdjointError::Integrate`] if `noise` is not on the particle grid, and whatever
-/// the forward run, the objective or the adjoint return.
+/// Errors: [`AdjointError::Integrate`] if `noise` is not this rank's block of the particle
+/// grid, and whatever the forward run, the objective or the adjoint return.
 pub fn value_and_gradient<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
     sim: &Simulation<T, K>,
     noise: &RealField<T>,
     objective: &dyn Objective<T>,
 ) -> Result<Gradient<T>, AdjointError> {
-    gradient_with(sim, noise, objective, None)
+    gradient_with(comm, sim, noise, objective, None)
 }
 
 /// [`value_and_gradient`] of `objective(final state) + L_obs(trajectory)`: `observable`
-/// watches every step of the forward run ([`StepObservable::observe_step`]), gives its value
-/// at the end, and adds its cotangents inside the reverse run ([`crate::reverse_with`]), so
-/// memory stays flat in the number of steps. The forward run keeps one extra copy of the
-/// displacements (the previous step's) for it.
+/// watches every step's drift in the forward run ([`StepObservable::observe_step`]), gives
+/// its value at the end, and adds its cotangents inside the reverse run
+/// ([`crate::reverse_with`]), so memory stays flat in the number of steps. The forward run
+/// keeps one extra copy of the displacements (the step's start) for it.
 pub fn value_and_gradient_along<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
     sim: &Simulation<T, K>,
     noise: &RealField<T>,
     objective: &dyn Objective<T>,
     observable: &mut dyn StepObservable<T>,
 ) -> Result<Gradient<T>, AdjointError> {
-    gradient_with(sim, noise, objective, Some(observable))
+    gradient_with(comm, sim, noise, objective, Some(observable))
+}
+
+/// Feeds a [`StepObservable`] every drift of a forward run.
+struct Feed<'a, T: Real>(&'a mut dyn StepObservable<T>);
+
+impl<T: Real> Observer<T> for Feed<'_, T> {
+    fn observe(&mut self, _: &StepInfo, _: &State<T>) -> Result<(), IntegrateError> {
+        Ok(())
+    }
+
+    fn wants_steps(&self) -> bool {
+        true
+    }
+
+    fn observe_step(&mut self, step: &StepPositions<'_, T>) -> Result<(), IntegrateError> {
+        self.0.observe_step(step)
+    }
 }
 
 fn gradient_with<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
     sim: &Simulation<T, K>,
     noise: &RealField<T>,
     objective: &dyn Objective<T>,
     mut observable: Option<&mut dyn StepObservable<T>>,
 ) -> Result<Gradient<T>, AdjointError> {
-    let modes = sim.linear_modes_from(noise)?;
-    let lpt = sim.lpt_from_modes(&modes)?;
+    let block = sim.particle_block();
+    block.check_real(noise).map_err(IntegrateError::from)?;
+    let modes = sim.linear_modes_from(comm, noise)?;
     let a_start = sim.scale_factors()[0];
-    let start = lpt.state(a_start, sim.growth())?;
+    let start = sim.lpt_from_modes(comm, &modes)?.into_state(
+        a_start,
+        sim.growth(),
+        sim.stepper().needs_lpt(),
+    )?;
     let final_state = match observable.as_deref_mut() {
-        None => sim.evolve(start, Some(&lpt), &mut [])?,
-        Some(obs) => {
-            let mut previous: Option<Vec<[T; 3]>> = None;
-            let mut failure = None;
-            let mut feed = |info: &StepInfo, state: &State<T>| {
-                if let Some(x0) = previous.as_ref() {
-                    let lattice = state.lattice;
-                    if let Err(e) = obs.observe_step(
-                        info.index - 1,
-                        info.a_prev,
-                        info.a,
-                        &Positions::Displaced { lattice, disp: x0 },
-                        &state.positions(),
-                    ) {
-                        let message = e.to_string();
-                        failure = Some(e);
-                        return Err(IntegrateError::Observer(message));
-                    }
-                }
-                previous = Some(state.disp.clone());
-                Ok(())
-            };
-            let result = sim.evolve(start, Some(&lpt), &mut [&mut feed]);
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            result?
-        }
+        None => sim.evolve_on(comm, start, &mut [])?,
+        Some(obs) => sim.evolve_on(comm, start, &mut [&mut Feed(obs)])?,
     };
-    let mut output = objective.evaluate(ObjectiveInput {
-        noise,
-        state: &final_state,
-    })?;
-    let mesh = *sim.particle_mesh();
+    let mut output = objective.evaluate(
+        comm,
+        ObjectiveInput {
+            noise,
+            state: &final_state,
+        },
+    )?;
     let steps = sim.scale_factors().len() - 1;
     let n_params = sim.forces().gravity.kernel().params().len();
     let observable = match observable {
         Some(obs) => {
-            output.value += obs.finish()?;
+            output.value += obs.finish(comm)?;
             if output.state.is_none() {
                 output.state = Some(StateCotangent::zeros(final_state.len()));
             }
@@ -149,68 +157,85 @@ fn gradient_with<T: Real, K: ForceKernel>(
         }
         None => None,
     };
-
-    let Some(cotangent) = output.state else {
+    // Every rank runs the reverse pass if any rank's objective depends on the state.
+    let with_state = if comm.size() > 1 {
+        comm.sum_u64(u64::from(output.state.is_some()))
+            .map_err(IntegrateError::from)?
+            > 0
+    } else {
+        output.state.is_some()
+    };
+    if !with_state {
         return Ok(Gradient {
             value: output.value,
-            noise: output.noise.unwrap_or_else(|| RealField::zeros(mesh)),
-            modes: FourierField::zeros(mesh),
+            noise: output.noise.unwrap_or_else(|| block.zeros_real()),
+            modes: block.zeros_modes(),
             lpt_growth: [0.0; 4],
             prefactor: 0.0,
             kernel_params: vec![0.0; n_params],
             steps: vec![StepCoefficientGradients::default(); steps],
         });
-    };
-
-    // Steppers that do not move the LPT frame need no LPT fields while integrating back:
-    // free them (two particle vectors) for the reverse run and recompute them after it.
-    let lpt = if sim.stepper().needs_lpt() {
-        Some(lpt)
-    } else {
-        drop(lpt);
-        None
-    };
+    }
+    let cotangent = output
+        .state
+        .take()
+        .unwrap_or_else(|| StateCotangent::zeros(final_state.len()));
     let back = reverse_with(
-        sim.stepper(),
-        sim.forces(),
-        lpt.as_ref(),
+        comm,
+        Integration::of(sim),
         final_state,
-        sim.scale_factors(),
         cotangent,
         observable,
     )?;
-    let StateCotangent {
+
+    // The initial cotangents back to the particle grid's slabs, in lattice order.
+    let lpt = sim.lpt_from_modes(comm, &modes)?;
+    let initial = &back.initial;
+    let ids: Vec<u64> = (0..initial.len()).map(|i| initial.id(i)).collect();
+    let bar = &back.cotangent;
+    let [x_bar, p_bar] = lpt.to_lattice_order(comm, &ids, [&bar.disp, &bar.mom])?;
+    let frame = match &bar.lpt {
+        None => None,
+        Some(f) => {
+            let [psi1] = lpt.to_lattice_order(comm, &ids, [&f.psi1])?;
+            let psi2 = match f.psi2.as_deref() {
+                Some(p2) => {
+                    let [p2] = lpt.to_lattice_order(comm, &ids, [p2])?;
+                    Some(p2)
+                }
+                None => None,
+            };
+            Some(pm_integrate::LptCotangent { psi1, psi2 })
+        }
+    };
+    drop(ids);
+    let placed = StateCotangent {
         disp: x_bar,
         mom: p_bar,
-    } = &back.cotangent;
-    let lpt = match lpt {
-        Some(lpt) => lpt,
-        None => sim.lpt_from_modes(&modes)?,
+        lpt: frame,
     };
-    let (psi_bar, lpt_growth) = initial_placement_vjp(
-        sim.growth(),
-        a_start,
-        (lpt.psi1(), lpt.psi2()),
-        x_bar,
-        p_bar,
-        back.lpt,
-    )?;
+    let (psi_bar, mut lpt_growth) = lpt.state_vjp(a_start, sim.growth(), placed)?;
     drop(lpt);
-    let modes_bar = Lpt::vjp(&modes, &psi_bar, sim.particle_plan())?;
+    if comm.size() > 1 {
+        comm.all_reduce_sum(&mut lpt_growth)
+            .map_err(IntegrateError::from)?;
+    }
+    let modes_bar = Lpt::vjp(comm, block, &modes, &psi_bar)?;
     drop(psi_bar);
     let mut noise_bar = linear_modes_vjp(
+        comm,
+        block,
         noise,
         sim.power(),
         sim.mode_options(),
         &modes_bar,
-        sim.particle_plan(),
     )?;
     if let Some(explicit) = output.noise {
-        if *explicit.mesh() != mesh {
+        if explicit.planes() != noise_bar.planes() || explicit.mesh() != noise_bar.mesh() {
             return Err(AdjointError::Length {
                 what: "objective's noise gradient",
-                expected: mesh.n_cells(),
-                got: explicit.mesh().n_cells(),
+                expected: noise_bar.as_slice().len(),
+                got: explicit.as_slice().len(),
             });
         }
         noise_bar
@@ -230,37 +255,17 @@ fn gradient_with<T: Real, K: ForceKernel>(
     })
 }
 
-/// Adjoint of [`Lpt::state`] at `a_start` (`x0 = D1 psi1 + D2 psi2`, `p0 = gp1 psi1 +
-/// gp2 psi2`) added to the frame cotangents `frame` from the steps: returns the total
-/// cotangents of `psi1`, `psi2` and `dL/d(D1, D2, gp1, gp2)` (this block's sums, for a
-/// block of the particles). `fields` are `(psi1, psi2)` in the order of `x_bar`, `p_bar`.
-pub(crate) fn initial_placement_vjp<T: Real>(
-    growth: &GrowthTable<f64>,
-    a_start: f64,
-    fields: (&[[T; 3]], Option<&[[T; 3]]>),
-    x_bar: &[[T; 3]],
-    p_bar: &[[T; 3]],
-    frame: Option<LptCotangent<T>>,
-) -> Result<(LptCotangent<T>, [f64; 4]), AdjointError> {
-    let g = growth
-        .at(a_start)
-        .map_err(pm_integrate::IntegrateError::from)?;
-    let (psi1, psi2) = fields;
-    let n = x_bar.len();
-    let order = if psi2.is_some() {
-        LptOrder::Second
-    } else {
-        LptOrder::First
-    };
-    let mut psi_bar = frame.unwrap_or_else(|| LptCotangent::zeros(n, order));
-    axpy(&mut psi_bar.psi1, g.d1, x_bar);
-    axpy(&mut psi_bar.psi1, g.gp1, p_bar);
-    let mut lpt_growth = [dot(x_bar, psi1), 0.0, dot(p_bar, psi1), 0.0];
-    if let (Some(psi2), Some(bar2)) = (psi2, psi_bar.psi2.as_mut()) {
-        axpy(bar2, g.d2, x_bar);
-        axpy(bar2, g.gp2, p_bar);
-        lpt_growth[1] = dot(x_bar, psi2);
-        lpt_growth[3] = dot(p_bar, psi2);
+impl<T: Real> Gradient<T> {
+    /// The whole noise gradient on every rank (the blocks in rank order). Collective; needs
+    /// the memory of the whole field on each rank.
+    pub fn gather_noise(&self, comm: &dyn Comm) -> Result<RealField<T>, AdjointError> {
+        if self.noise.is_whole() {
+            return Ok(self.noise.clone());
+        }
+        let all = comm
+            .all_gather(self.noise.as_slice())
+            .map_err(IntegrateError::from)?
+            .concat();
+        Ok(RealField::from_vec(*self.noise.mesh(), all).map_err(IntegrateError::from)?)
     }
-    Ok((psi_bar, lpt_growth))
 }

@@ -14,7 +14,6 @@
 
 mod checkpoint;
 mod cosmology;
-mod distributed;
 mod error;
 mod gradient;
 mod objective;
@@ -22,6 +21,7 @@ pub mod objectives;
 mod optimise;
 mod reconstruction;
 mod reverse;
+#[cfg(test)]
 mod trajectory;
 
 pub use checkpoint::{Checkpoints, forward_checkpointed, reverse_checkpointed};
@@ -29,18 +29,14 @@ pub use cosmology::{
     CosmologyCotangents, CosmologyGradient, ModeCotangent, cosmology_gradient, lpt_growth_gradient,
     modes_gradient, prefactor_gradient, run_cosmology_gradient, simulation_power, steps_gradient,
 };
-pub use distributed::{
-    DistributedGradient, DistributedInput, DistributedObjective, DistributedOutput, Gathered,
-    reverse_distributed, value_and_gradient_distributed,
-};
 pub use error::AdjointError;
 pub use gradient::{Gradient, value_and_gradient, value_and_gradient_along};
-pub use objective::{Objective, ObjectiveInput, ObjectiveOutput};
+pub use objective::{Objective, ObjectiveInput, ObjectiveOutput, on_whole_run};
 pub use objectives::{
     FieldObjective, FieldOutput, GaussianLikelihood, OnNoise, Painted, PowerLossForm,
     PowerSpectrumLoss, Sigma, Sum, WhiteNoisePrior, painted_density,
 };
 pub use optimise::{Adam, AdamOptions};
 pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
-pub use reverse::{ReverseResult, StateCotangent, StepCoefficientGradients, reverse, reverse_with};
-pub use trajectory::StepObservable;
+pub use pm_integrate::{StateCotangent, StepObservable, StepPositions};
+pub use reverse::{Integration, ReverseResult, StepCoefficientGradients, reverse, reverse_with};

@@ -12,6 +12,7 @@
 //! Gaussian smoothing of the residual), through a schedule of [`Stage`]s that anneal
 //! `sigma`, the smoothing radius and the learning rate.
 
+use pm_decomp::SerialComm;
 use pm_fft::Real;
 use pm_force::ForceKernel;
 use pm_integrate::Simulation;
@@ -120,7 +121,7 @@ pub fn reconstruct<T: Real, K: ForceKernel>(
             let objective = Sum::new()
                 .with(Painted::new(&likelihood).with_scheme(options.scheme))
                 .with(prior);
-            let g = value_and_gradient(sim, noise, &objective)?;
+            let g = value_and_gradient(&SerialComm, sim, noise, &objective)?;
             let (sum2, g2) = noise
                 .as_slice()
                 .par_iter()
@@ -152,7 +153,7 @@ pub fn compare_linear<T: Real, K: ForceKernel>(
     reconstruction: &RealField<T>,
     options: &PowerOptions,
 ) -> Result<CrossPowerSpectrum, AdjointError> {
-    let a = sim.linear_modes_from(truth)?;
-    let b = sim.linear_modes_from(reconstruction)?;
+    let a = sim.linear_modes_from(&SerialComm, truth)?;
+    let b = sim.linear_modes_from(&SerialComm, reconstruction)?;
     cross_power_spectrum(&a, &b, options).map_err(crate::objectives::mesh_error)
 }

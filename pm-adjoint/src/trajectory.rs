@@ -1,6 +1,7 @@
-//! Objectives of the whole trajectory, step by step (a lightcone, a time series of fields):
-//! [`StepObservable`], fed by the forward run and differentiated inside the reverse run, so
-//! the trajectory is still never stored.
+//! The gradient of a trajectory term (a `pm_integrate::StepObservable`: a lightcone, a time
+//! series of fields) through the whole run, checked against central differences: the
+//! observable is fed by the forward run and differentiated inside the reverse run
+//! ([`crate::value_and_gradient_along`]), so the trajectory is never stored.
 //!
 //! A step `i` takes the particles from the positions `x_i` at `a_i` to `x_{i+1}` at
 //! `a_{i+1}`. An observable sees each step's pair `(x_i, x_{i+1})` in the forward run and
@@ -10,45 +11,6 @@
 //! after it: the positions enter the step's updates only through the drift and the forces,
 //! so a term of the positions alone needs nothing else (see [`crate::reverse_with`]).
 
-use pm_fft::Real;
-use pm_mesh::Positions;
-
-use crate::AdjointError;
-
-/// A differentiable function of the positions along the trajectory, built up step by step.
-///
-/// The positions handed over are `q + disp` ([`Positions::Displaced`]); cotangents are with
-/// respect to the displacements (the same as with respect to the positions).
-pub trait StepObservable<T: Real> {
-    /// Forward run: step `step` went from `x0` at `a0` to `x1` at `a1`.
-    fn observe_step(
-        &mut self,
-        step: usize,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-    ) -> Result<(), AdjointError>;
-
-    /// After the last step: the observable's value `L_obs`. From here on, its gradient is
-    /// fixed (e.g. `dL/dkappa` of a map built by the steps) and [`Self::step_vjp`] may be
-    /// called, in any order of steps.
-    fn finish(&mut self) -> Result<f64, AdjointError>;
-
-    /// Reverse run: adds `dL_obs/dx0` into `x0_bar` and `dL_obs/dx1` into `x1_bar` for step
-    /// `step` (the contributions that go through this step's observation only).
-    fn step_vjp(
-        &self,
-        step: usize,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-        x0_bar: &mut [[T; 3]],
-        x1_bar: &mut [[T; 3]],
-    ) -> Result<(), AdjointError>;
-}
-
 #[cfg(test)]
 mod tests {
     //! The gradient of a smooth trajectory term, through every stepper, against central
@@ -56,10 +18,12 @@ mod tests {
     //! `tests/adjoint/noise_gradient.rs` for why the step is 1e-6).
 
     use pm_cosmo::Cosmology;
-    use pm_integrate::{Simulation, StepperKind, TimeSteps};
+    use pm_decomp::{Comm, SerialComm};
+    use pm_integrate::{
+        IntegrateError, Simulation, StepObservable, StepPositions, StepperKind, TimeSteps,
+    };
     use pm_mesh::RealField;
 
-    use super::*;
     use crate::{WhiteNoisePrior, value_and_gradient_along};
 
     /// `L = sum_steps (a1 - a0) sum_p sin(k x1_p) cos(k y0_p)`, `k = 2 pi / L_box`: smooth,
@@ -70,14 +34,8 @@ mod tests {
     }
 
     impl StepObservable<f64> for Wave {
-        fn observe_step(
-            &mut self,
-            _step: usize,
-            a0: f64,
-            a1: f64,
-            x0: &Positions<'_, f64>,
-            x1: &Positions<'_, f64>,
-        ) -> Result<(), AdjointError> {
+        fn observe_step(&mut self, step: &StepPositions<'_, f64>) -> Result<(), IntegrateError> {
+            let StepPositions { a0, a1, x0, x1, .. } = *step;
             for p in 0..x0.len() {
                 let (u, v) = (x1.position(p)[0], x0.position(p)[1]);
                 self.value += (a1 - a0) * (self.k * u).sin() * (self.k * v).cos();
@@ -85,20 +43,17 @@ mod tests {
             Ok(())
         }
 
-        fn finish(&mut self) -> Result<f64, AdjointError> {
+        fn finish(&mut self, _: &dyn Comm) -> Result<f64, IntegrateError> {
             Ok(self.value)
         }
 
         fn step_vjp(
             &self,
-            _step: usize,
-            a0: f64,
-            a1: f64,
-            x0: &Positions<'_, f64>,
-            x1: &Positions<'_, f64>,
+            step: &StepPositions<'_, f64>,
             x0_bar: &mut [[f64; 3]],
             x1_bar: &mut [[f64; 3]],
-        ) -> Result<(), AdjointError> {
+        ) -> Result<(), IntegrateError> {
+            let StepPositions { a0, a1, x0, x1, .. } = *step;
             for p in 0..x0.len() {
                 let (u, v) = (x1.position(p)[0], x0.position(p)[1]);
                 let w = (a1 - a0) * self.k;
@@ -134,13 +89,13 @@ mod tests {
             let k = 2.0 * std::f64::consts::PI / 32.0;
             let loss = |w: &RealField<f64>| {
                 let mut obs = Wave { k, value: 0.0 };
-                value_and_gradient_along(&sim, w, &WhiteNoisePrior::new(), &mut obs)
+                value_and_gradient_along(&SerialComm, &sim, w, &WhiteNoisePrior::new(), &mut obs)
                     .unwrap()
                     .value
             };
             let mut obs = Wave { k, value: 0.0 };
-            let g =
-                value_and_gradient_along(&sim, &noise, &WhiteNoisePrior::new(), &mut obs).unwrap();
+            let prior = WhiteNoisePrior::new();
+            let g = value_and_gradient_along(&SerialComm, &sim, &noise, &prior, &mut obs).unwrap();
             let direction =
                 RealField::from_array(mesh, pm_integrate::white_noise::<f64>(mesh.shape(), 99))
                     .unwrap();

@@ -512,7 +512,7 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
                     step: i,
                     a0,
                     a1,
-                    x0: State::positions_of(after.lattice, after.ids.as_deref(), x0),
+                    x0: after.positions_with(x0),
                     x1: after.positions(),
                 };
                 for o in observers.iter_mut().filter(|o| o.wants_steps()) {

@@ -166,16 +166,14 @@ impl<T: Real> State<T> {
 
     /// The positions `q + disp` (evaluated in f64 by pm-mesh), for painting.
     pub fn positions(&self) -> Positions<'_, T> {
-        Self::positions_of(self.lattice, self.ids.as_deref(), &self.disp)
+        self.positions_with(&self.disp)
     }
 
-    /// The positions of particles named by `ids` (or the whole lattice) displaced by `disp`.
-    pub(crate) fn positions_of<'a>(
-        lattice: Lattice,
-        ids: Option<&'a [u64]>,
-        disp: &'a [[T; 3]],
-    ) -> Positions<'a, T> {
-        match ids {
+    /// The positions of this state's particles displaced by `disp` (one row per particle,
+    /// e.g. the displacements at another time) instead of their own.
+    pub fn positions_with<'a>(&'a self, disp: &'a [[T; 3]]) -> Positions<'a, T> {
+        let lattice = self.lattice;
+        match self.ids.as_deref() {
             None => Positions::Displaced { lattice, disp },
             Some(ids) => Positions::Indexed { lattice, ids, disp },
         }

@@ -18,6 +18,7 @@ pub use likelihood::{GaussianLikelihood, Sigma};
 pub use power::{PowerLossForm, PowerSpectrumLoss};
 pub use prior::WhiteNoisePrior;
 
+use pm_decomp::Comm;
 use pm_fft::Real;
 use pm_integrate::IntegrateError;
 use pm_mesh::{
@@ -25,7 +26,9 @@ use pm_mesh::{
 };
 use rayon::prelude::*;
 
-use crate::{AdjointError, Objective, ObjectiveInput, ObjectiveOutput, StateCotangent};
+use crate::{
+    AdjointError, Objective, ObjectiveInput, ObjectiveOutput, StateCotangent, on_whole_run,
+};
 
 /// A field objective's value and its gradient with respect to the field.
 #[derive(Debug, Clone)]
@@ -126,6 +129,7 @@ pub fn painted_density<T: Real>(
 /// ```
 ///
 /// NGP has a zero position gradient almost everywhere, so it is useless for optimisation.
+/// On several ranks the run is gathered first ([`on_whole_run`]).
 #[derive(Debug, Clone)]
 pub struct Painted<F> {
     objective: F,
@@ -172,7 +176,24 @@ impl<T: Real, F: FieldObjective<T>> Objective<T> for Painted<F> {
         )
     }
 
-    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
+    fn evaluate(
+        &self,
+        comm: &dyn Comm,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError> {
+        on_whole_run(comm, input, |whole| self.evaluate_whole(whole))
+    }
+}
+
+impl<F> Painted<F> {
+    /// The objective of the whole run (every particle).
+    fn evaluate_whole<T: Real>(
+        &self,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError>
+    where
+        F: FieldObjective<T>,
+    {
         let state = input.state;
         let mesh = *self.objective.mesh();
         let delta = painted_density(state, mesh, self.scheme)?;
@@ -216,13 +237,19 @@ impl<T: Real, F: FieldObjective<T>> Objective<T> for OnNoise<F> {
         format!("{} of the white noise", self.0.name())
     }
 
-    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
-        check_mesh("the white noise", input.noise, self.0.mesh())?;
-        let out = self.0.evaluate_field(input.noise)?;
-        Ok(ObjectiveOutput {
-            value: out.value,
-            noise: Some(out.gradient),
-            state: None,
+    fn evaluate(
+        &self,
+        comm: &dyn Comm,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError> {
+        on_whole_run(comm, input, |whole| {
+            check_mesh("the white noise", whole.noise, self.0.mesh())?;
+            let out = self.0.evaluate_field(whole.noise)?;
+            Ok(ObjectiveOutput {
+                value: out.value,
+                noise: Some(out.gradient),
+                state: None,
+            })
         })
     }
 }
@@ -284,6 +311,7 @@ impl<'a, T: Real> Sum<'a, T> {
     /// Evaluates every term, returning the values term by term (for logs) and the total.
     pub fn evaluate_terms(
         &self,
+        comm: &dyn Comm,
         input: ObjectiveInput<'_, T>,
     ) -> Result<(Vec<f64>, ObjectiveOutput<T>), AdjointError> {
         let mut values = Vec::with_capacity(self.terms.len());
@@ -293,7 +321,7 @@ impl<'a, T: Real> Sum<'a, T> {
             state: None,
         };
         for term in &self.terms {
-            let out = term.evaluate(input)?;
+            let out = term.evaluate(comm, input)?;
             values.push(out.value);
             total.value += out.value;
             total.noise = add_noise(total.noise, out.noise)?;
@@ -358,7 +386,11 @@ impl<T: Real> Objective<T> for Sum<'_, T> {
         format!("sum({})", names.join(" + "))
     }
 
-    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
-        Ok(self.evaluate_terms(input)?.1)
+    fn evaluate(
+        &self,
+        comm: &dyn Comm,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError> {
+        Ok(self.evaluate_terms(comm, input)?.1)
     }
 }

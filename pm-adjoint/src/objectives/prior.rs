@@ -1,6 +1,8 @@
 //! The Gaussian prior of the white noise.
 
+use pm_decomp::{Comm, CommExt};
 use pm_fft::Real;
+use pm_integrate::IntegrateError;
 use rayon::prelude::*;
 
 use super::invalid;
@@ -15,6 +17,7 @@ use crate::{AdjointError, Objective, ObjectiveInput, ObjectiveOutput};
 ///
 /// In the white-noise variables every Fourier mode of the linear field has the same prior
 /// curvature, which is what makes them good variables for optimisation (FlowPM, pmwd).
+/// On several ranks each sums its own block; the sums are added in rank order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WhiteNoisePrior {
     weight: f64,
@@ -58,7 +61,11 @@ impl<T: Real> Objective<T> for WhiteNoisePrior {
         }
     }
 
-    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
+    fn evaluate(
+        &self,
+        comm: &dyn Comm,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError> {
         let lambda = self.weight;
         let mut gradient = input.noise.clone();
         let sum2: f64 = gradient
@@ -76,6 +83,11 @@ impl<T: Real> Objective<T> for WhiteNoisePrior {
             .collect::<Vec<f64>>()
             .iter()
             .sum();
+        let sum2 = if comm.size() > 1 {
+            comm.sum_f64(sum2).map_err(IntegrateError::from)?
+        } else {
+            sum2
+        };
         Ok(ObjectiveOutput {
             value: 0.5 * lambda * sum2,
             noise: Some(gradient),
