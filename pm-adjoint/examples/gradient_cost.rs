@@ -15,6 +15,7 @@
 //! to that case alone. The objective is `L = sum_i |disp_i|^2 / 2 + sum noise^2 / 2`
 //! (its cotangent is the final displacement: a dense, generic cotangent).
 
+use pm_decomp::SerialComm;
 use std::time::Instant;
 
 use pm_adjoint::{AdjointError, Objective, ObjectiveInput, ObjectiveOutput, StateCotangent};
@@ -30,7 +31,11 @@ impl<T: Real> Objective<T> for Quadratic {
         "quadratic".into()
     }
 
-    fn evaluate(&self, input: ObjectiveInput<'_, T>) -> Result<ObjectiveOutput<T>, AdjointError> {
+    fn evaluate(
+        &self,
+        _: &dyn pm_decomp::Comm,
+        input: ObjectiveInput<'_, T>,
+    ) -> Result<ObjectiveOutput<T>, AdjointError> {
         let d2: f64 = input
             .state
             .disp
@@ -87,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("forward: |disp|^2 / 2 = {:.6e}", 0.5 * l);
         }
         "gradient" => {
-            let g = pm_adjoint::value_and_gradient(&sim, &noise, &Quadratic)?;
+            let g = pm_adjoint::value_and_gradient(&SerialComm, &sim, &noise, &Quadratic)?;
             let gn: f64 = g.noise.as_slice().iter().map(|v| v.as_f64().powi(2)).sum();
             println!(
                 "gradient: L = {:.6e}, |dL/dnoise| = {:.6e}",

@@ -107,7 +107,7 @@ fn run(comm: &MpiComm, args: &[String]) -> Result<Option<(String, bool)>, Error>
         return Ok(None);
     }
     let t = Instant::now();
-    let serial = value_and_gradient(&sim, &sim.white_noise()?, &objective(grid)?)?;
+    let serial = value_and_gradient(&SerialComm, &sim, &sim.white_noise()?, &objective(grid)?)?;
     let t_serial = t.elapsed().as_secs_f64();
     let d_noise = rel(
         noise.as_slice().iter().copied(),

@@ -9,8 +9,9 @@
 //! fine per side). Relative differences are `|disp_back - disp_0| / |disp_0|` and the same
 //! for the momenta.
 
-use pm_adjoint::{StateCotangent, reverse};
+use pm_adjoint::{Integration, StateCotangent, reverse};
 use pm_cosmo::Cosmology;
+use pm_decomp::SerialComm;
 use pm_fft::Real;
 use pm_integrate::{Simulation, TimeSteps};
 
@@ -46,15 +47,12 @@ fn row<T: Real>(
         })
         .seed(0)
         .build()?;
-    let lpt = sim.lpt()?;
-    let start = lpt.state(1.0 / 64.0, sim.growth())?;
-    let end = sim.evolve(start.clone(), Some(&lpt), &mut [])?;
+    let start = sim.initial_state(&SerialComm)?;
+    let end = sim.evolve(start.clone(), &mut [])?;
     let back = reverse(
-        sim.stepper(),
-        sim.forces(),
-        Some(&lpt),
+        &SerialComm,
+        Integration::of(&sim),
         end,
-        sim.scale_factors(),
         StateCotangent::zeros(start.len()),
     )?;
     Ok((

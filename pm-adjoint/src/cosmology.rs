@@ -340,7 +340,8 @@ pub fn modes_gradient<T: Real>(
         add(&mut out, p);
     }
     if comm.size() > 1 {
-        comm.all_reduce_sum(&mut out).map_err(IntegrateError::from)?;
+        comm.all_reduce_sum(&mut out)
+            .map_err(IntegrateError::from)?;
     }
     Ok(out)
 }

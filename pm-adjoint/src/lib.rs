@@ -37,6 +37,6 @@ pub use objectives::{
     PowerSpectrumLoss, Sigma, Sum, WhiteNoisePrior, painted_density,
 };
 pub use optimise::{Adam, AdamOptions};
-pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
 pub use pm_integrate::{StateCotangent, StepObservable, StepPositions};
+pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
 pub use reverse::{Integration, ReverseResult, StepCoefficientGradients, reverse, reverse_with};

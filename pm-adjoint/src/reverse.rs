@@ -189,10 +189,13 @@ impl<'a, T: Real> AdjointCarry<'a, T> {
         }
         let v = scaled(s, &self.bar.mom);
         let positions = state.positions();
-        let vjp =
-            self.run
-                .forces
-                .accelerations_vjp(self.comm, &positions, &v, acc, &mut self.bar.disp)?;
+        let vjp = self.run.forces.accelerations_vjp(
+            self.comm,
+            &positions,
+            &v,
+            acc,
+            &mut self.bar.disp,
+        )?;
         self.prefactor += vjp.prefactor;
         for (g, v) in self.params.iter_mut().zip(vjp.params) {
             *g += v;

@@ -227,7 +227,12 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
     }
 
     fn tabulate(&mut self) {
-        self.axes = tabulate(self.block.mesh(), &self.kernel, self.scheme, self.compensate);
+        self.axes = tabulate(
+            self.block.mesh(),
+            &self.kernel,
+            self.scheme,
+            self.compensate,
+        );
     }
 
     /// Wall time this rank spent in the solves and VJPs since the solver was made or
@@ -700,8 +705,8 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
                         // Re(conj(g) i x) = g.im x.re - g.re x.im, with x = counts(k).
                         let cv = counts[idx];
                         let h = mesh.hermitian_weight(jz);
-                        let re = h
-                            * (gv.im.as_f64() * cv.re.as_f64() - gv.re.as_f64() * cv.im.as_f64());
+                        let re =
+                            h * (gv.im.as_f64() * cv.re.as_f64() - gv.re.as_f64() * cv.im.as_f64());
                         sums[0] += m * re;
                         if n_params > 0 {
                             kernel.filter_param_grad(k, dx, axis, &mut dfilter);

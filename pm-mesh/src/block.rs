@@ -11,7 +11,9 @@ use pm_fft::{Complex, CpuFft3d, Fft3d, Real, SlabFft};
 
 use crate::paint::{ParticleGrads, paint_rows, paint_vjp_rows};
 use crate::planes::{ABSENT, Padded, Whole};
-use crate::readout::{FieldGrads, VectorReadout, readout_rows, readout_vector_rows, readout_vjp_rows};
+use crate::readout::{
+    FieldGrads, VectorReadout, readout_rows, readout_vector_rows, readout_vjp_rows,
+};
 use crate::{FourierField, Mesh, MeshError, Positions, RealField, Scheme};
 
 /// Runs `$body` with `$rows` bound to the block's rows as a `Planes` map: the whole

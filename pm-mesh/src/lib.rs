@@ -34,7 +34,6 @@ pub use power::{
     power_spectrum, power_spectrum_real,
 };
 pub use readout::{
-    VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp,
-    readout_vjp,
+    VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
 pub use scheme::Scheme;

@@ -91,7 +91,9 @@ pub fn paint<T: Real>(
     weights: Option<&[T]>,
     scheme: Scheme,
 ) -> Result<(), MeshError> {
-    let whole = Whole { mesh: *field.mesh() };
+    let whole = Whole {
+        mesh: *field.mesh(),
+    };
     paint_rows(field.as_slice_mut(), &whole, positions, weights, scheme)
 }
 
@@ -135,7 +137,14 @@ pub fn paint_vjp<T: Real>(
         pos: grad_pos,
         weights: grad_weights,
     };
-    paint_vjp_rows(cotangent.as_slice(), &whole, positions, weights, scheme, grads)
+    paint_vjp_rows(
+        cotangent.as_slice(),
+        &whole,
+        positions,
+        weights,
+        scheme,
+        grads,
+    )
 }
 
 /// Per-particle gradient buffers a VJP accumulates into; `None` skips one.

@@ -29,7 +29,9 @@ pub fn readout<T: Real>(
     scheme: Scheme,
     out: &mut [T],
 ) -> Result<(), MeshError> {
-    let whole = Whole { mesh: *field.mesh() };
+    let whole = Whole {
+        mesh: *field.mesh(),
+    };
     readout_rows(field.as_slice(), &whole, positions, scheme, out)
 }
 
@@ -106,7 +108,14 @@ pub fn readout_vjp<T: Real>(
         field: grad_field,
         pos: grad_pos,
     };
-    readout_vjp_rows(field.as_slice(), &whole, positions, scheme, cotangent, grads)
+    readout_vjp_rows(
+        field.as_slice(),
+        &whole,
+        positions,
+        scheme,
+        cotangent,
+        grads,
+    )
 }
 
 /// The gradients a scalar readout VJP accumulates into; `None` skips one.
@@ -241,7 +250,8 @@ pub(crate) fn readout_vector_rows<T: Real, P: Planes>(
     }
     check_len("values", n, values.as_deref().map(<[[T; 3]]>::len))?;
     check_len("grad_pos", n, grad_pos.as_deref().map(<[[T; 3]]>::len))?;
-    let mut arrays: Vec<(&'static str, usize)> = grids.iter().map(|g| ("fields", g.len())).collect();
+    let mut arrays: Vec<(&'static str, usize)> =
+        grids.iter().map(|g| ("fields", g.len())).collect();
     if let Some(g) = grad_fields.as_ref() {
         arrays.extend(g.iter().map(|g| ("grad_fields", g.len())));
     }

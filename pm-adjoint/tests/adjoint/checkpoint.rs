@@ -2,8 +2,11 @@
 //! 1e-10 relative in f64 (both are exact to rounding; they differ only in whether the states
 //! are recovered by integrating backwards, reversible to ~1e-13, or recomputed forward).
 
-use pm_adjoint::{StateCotangent, forward_checkpointed, reverse, reverse_checkpointed};
+use pm_adjoint::{
+    Integration, StateCotangent, forward_checkpointed, reverse, reverse_checkpointed,
+};
 use pm_cosmo::Cosmology;
+use pm_decomp::SerialComm;
 use pm_force::SharpenedKernel;
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
 
@@ -59,46 +62,26 @@ fn checkpointed_gradient_equals_the_reverse_adjoint() {
             .seed(9)
             .build()
             .unwrap();
-        let lpt = sim.lpt().unwrap();
-        let start = lpt.state(0.1, sim.growth()).unwrap();
+        let start = sim.initial_state(&SerialComm).unwrap();
         let n = start.len();
         let mut rng = Rng(1);
-        let cotangent = StateCotangent {
-            disp: rng.vec3(n),
-            mom: rng.vec3(n),
-        };
-        let end = sim.evolve(start.clone(), Some(&lpt), &mut []).unwrap();
+        let cotangent = StateCotangent::new(rng.vec3(n), rng.vec3(n));
+        let end = sim.evolve(start.clone(), &mut []).unwrap();
         let want = reverse(
-            sim.stepper(),
-            sim.forces(),
-            Some(&lpt),
+            &SerialComm,
+            Integration::of(&sim),
             end.clone(),
-            sim.scale_factors(),
             cotangent.clone(),
         )
         .unwrap();
         for every in [1, 2, 3, 5, 7] {
-            let (last, checkpoints) = forward_checkpointed(
-                sim.stepper(),
-                sim.forces(),
-                Some(&lpt),
-                start.clone(),
-                sim.scale_factors(),
-                every,
-            )
-            .unwrap();
+            let (last, checkpoints) =
+                forward_checkpointed(Integration::of(&sim), start.clone(), every).unwrap();
             assert_eq!(last.disp, end.disp);
             assert_eq!(last.mom, end.mom);
             assert_eq!(checkpoints.states.len(), 5usize.div_ceil(every));
-            let got = reverse_checkpointed(
-                sim.stepper(),
-                sim.forces(),
-                Some(&lpt),
-                &checkpoints,
-                sim.scale_factors(),
-                cotangent.clone(),
-            )
-            .unwrap();
+            let got = reverse_checkpointed(Integration::of(&sim), &checkpoints, cotangent.clone())
+                .unwrap();
             let mut worst: f64 = 0.0;
             worst = worst.max(rel(&got.cotangent.disp, &want.cotangent.disp));
             worst = worst.max(rel(&got.cotangent.mom, &want.cotangent.mom));
@@ -114,7 +97,7 @@ fn checkpointed_gradient_equals_the_reverse_adjoint() {
                     worst = worst.max(rel_scalar(x, y));
                 }
             }
-            match (&got.lpt, &want.lpt) {
+            match (&got.cotangent.lpt, &want.cotangent.lpt) {
                 (None, None) => assert_ne!(stepper, StepperKind::Cola),
                 (Some(g), Some(w)) => {
                     assert_eq!(stepper, StepperKind::Cola);
@@ -145,27 +128,14 @@ fn checkpoints_that_do_not_fit_are_errors() {
         })
         .build()
         .unwrap();
-    let lpt = sim.lpt().unwrap();
-    let start = lpt.state(0.1, sim.growth()).unwrap();
-    let run = |every| {
-        forward_checkpointed(
-            sim.stepper(),
-            sim.forces(),
-            Some(&lpt),
-            start.clone(),
-            sim.scale_factors(),
-            every,
-        )
-    };
+    let start = sim.initial_state(&SerialComm).unwrap();
+    let run = |every| forward_checkpointed(Integration::of(&sim), start.clone(), every);
     assert!(run(0).is_err());
     let (_, mut checkpoints) = run(2).unwrap();
     checkpoints.every = 1;
     let err = reverse_checkpointed(
-        sim.stepper(),
-        sim.forces(),
-        Some(&lpt),
+        Integration::of(&sim),
         &checkpoints,
-        sim.scale_factors(),
         StateCotangent::zeros(start.len()),
     )
     .unwrap_err();

@@ -8,11 +8,12 @@
 //! central difference `[L(-2h) - 8 L(-h) + 8 L(h) - L(2h)] / 12h`.
 
 use pm_adjoint::{
-    AdjointError, CosmologyCotangents, ModeCotangent, Objective, ObjectiveInput, ObjectiveOutput,
-    StateCotangent, cosmology_gradient, modes_gradient, reverse, run_cosmology_gradient,
-    simulation_power, steps_gradient, value_and_gradient,
+    AdjointError, CosmologyCotangents, Integration, ModeCotangent, Objective, ObjectiveInput,
+    ObjectiveOutput, StateCotangent, cosmology_gradient, modes_gradient, reverse,
+    run_cosmology_gradient, simulation_power, steps_gradient, value_and_gradient,
 };
 use pm_cosmo::{Cosmology, LinearPower, N_PARAMS, Param, derivative, value};
+use pm_decomp::SerialComm;
 use pm_force::FastPmKernel;
 use pm_integrate::{Lpt, Simulation, State, StepperKind, TimeSteps};
 use pm_mesh::{Complex, FourierField, Mesh, Scheme};
@@ -97,15 +98,13 @@ impl Objective<f64> for Linear {
     }
     fn evaluate(
         &self,
+        _: &dyn pm_decomp::Comm,
         input: ObjectiveInput<'_, f64>,
     ) -> Result<ObjectiveOutput<f64>, AdjointError> {
         Ok(ObjectiveOutput {
             value: self.value(input.state),
             noise: None,
-            state: Some(StateCotangent {
-                disp: self.w.clone(),
-                mom: self.v.clone(),
-            }),
+            state: Some(StateCotangent::new(self.w.clone(), self.v.clone())),
         })
     }
 }
@@ -178,22 +177,16 @@ fn steps_prefactor_and_lpt_growth_match_finite_differences() {
     for stepper in STEPPERS {
         println!("{stepper:?}");
         let sim = simulation(cosmo, stepper, Scheme::Cic);
-        let lpt = sim.lpt().unwrap();
-        let start = lpt.state(A_START, sim.growth()).unwrap();
+        let lpt = sim.lpt(&SerialComm).unwrap();
+        let carry = sim.stepper().needs_lpt();
+        let start = lpt
+            .clone()
+            .into_state(A_START, sim.growth(), carry)
+            .unwrap();
         let obj = Linear::new(start.len());
-        let end = sim.evolve(start.clone(), Some(&lpt), &mut []).unwrap();
-        let back = reverse(
-            sim.stepper(),
-            sim.forces(),
-            Some(&lpt),
-            end,
-            sim.scale_factors(),
-            StateCotangent {
-                disp: obj.w.clone(),
-                mom: obj.v.clone(),
-            },
-        )
-        .unwrap();
+        let end = sim.evolve(start.clone(), &mut []).unwrap();
+        let cotangent = StateCotangent::new(obj.w.clone(), obj.v.clone());
+        let back = reverse(&SerialComm, Integration::of(&sim), end, cotangent).unwrap();
         let (xb, pb) = (&back.cotangent.disp, &back.cotangent.mom);
         let psi2 = lpt.psi2().unwrap();
         let lpt_growth = [
@@ -204,6 +197,7 @@ fn steps_prefactor_and_lpt_growth_match_finite_differences() {
         ];
         let grad = |lpt_growth: [f64; 4]| {
             cosmology_gradient::<f64>(
+                &SerialComm,
                 &cosmo,
                 sim.stepper(),
                 sim.scale_factors(),
@@ -222,11 +216,14 @@ fn steps_prefactor_and_lpt_growth_match_finite_differences() {
             let run = |s: f64, place: bool, lpt: &Lpt<f64>| {
                 let sim = simulation(cosmo.shifted(p, s), stepper, Scheme::Cic);
                 let start = if place {
-                    lpt.state(A_START, sim.growth()).unwrap()
+                    let carry = sim.stepper().needs_lpt();
+                    lpt.clone()
+                        .into_state(A_START, sim.growth(), carry)
+                        .unwrap()
                 } else {
                     start.clone()
                 };
-                obj.value(&sim.evolve(start, Some(lpt), &mut []).unwrap())
+                obj.value(&sim.evolve(start, &mut []).unwrap())
             };
             // Some of these partial derivatives are small (COLA's fixed-start dL/dw0 is 0.07,
             // dL/dh ~1e-2 since h enters only through the radiation density in E(a)), so the
@@ -262,8 +259,8 @@ fn full_run_gradient_matches_finite_differences() {
             let sim = simulation(cosmo, stepper, scheme);
             let noise = sim.white_noise().unwrap();
             let obj = Linear::new(sim.particle_mesh().n_cells());
-            let grad = value_and_gradient(&sim, &noise, &obj).unwrap();
-            let cg = run_cosmology_gradient(&sim, &noise, &grad, None).unwrap();
+            let grad = value_and_gradient(&SerialComm, &sim, &noise, &obj).unwrap();
+            let cg = run_cosmology_gradient(&SerialComm, &sim, &noise, &grad, None).unwrap();
             println!("  {cg}");
             // The parts add up.
             for i in 0..N_PARAMS {
@@ -303,6 +300,7 @@ fn modes_gradient_matches_the_per_mode_sum() {
             *v = Complex::new(rng.signed(), rng.signed());
         }
         let got = modes_gradient(
+            &SerialComm,
             ModeCotangent {
                 modes: &modes,
                 bar: &bar,

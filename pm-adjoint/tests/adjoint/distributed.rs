@@ -1,7 +1,7 @@
-//! `value_and_gradient_distributed` against the serial `value_and_gradient`: the value and
-//! the gradients with respect to the white noise, the linear modes, the LPT growth, the
-//! force prefactor and the step coefficients, on `SerialComm` and 1-4 thread ranks (uneven
-//! slab splits), for FastPM with 2LPT and COLA with 1LPT, f64.
+//! `value_and_gradient` on 1-4 thread ranks (uneven slab splits; a simulation built with
+//! `build_on`) against the one-rank gradient on `SerialComm`: the value and the gradients with
+//! respect to the white noise, the linear modes, the LPT growth, the force prefactor and the
+//! step coefficients, for FastPM with 2LPT and COLA with 1LPT, f64.
 //!
 //! Tolerance 1e-10 relative (`max |distributed - serial| / max |serial|`): both compute the
 //! same arithmetic per particle and per mode; only the order of the sums in the FFTs, the
@@ -9,27 +9,21 @@
 //! rounding amplified by the steps (about 1e-14 here).
 
 use pm_adjoint::{
-    Gathered, GaussianLikelihood, Gradient, Painted, Sigma, StepCoefficientGradients, Sum,
-    WhiteNoisePrior, value_and_gradient, value_and_gradient_distributed,
+    GaussianLikelihood, Gradient, Painted, Sigma, StepCoefficientGradients, Sum, WhiteNoisePrior,
+    value_and_gradient,
 };
 use pm_cosmo::Cosmology;
-use pm_decomp::{Comm, CommData, CommExt, SerialComm, ThreadComm};
+use pm_decomp::{Comm, CommExt, SerialComm, ThreadComm};
 use pm_fft::Real;
 use pm_force::FastPmKernel;
-use pm_integrate::{DistributedRun, LptOrder, ModeOptions, Simulation, StepperKind, TimeSteps};
+use pm_integrate::{LptOrder, ModeOptions, Simulation, SimulationBuilder, StepperKind, TimeSteps};
 use pm_mesh::{Mesh, RealField};
 
 const TOLERANCE: f64 = 1e-10;
 
-fn simulation<T: Real>(
-    stepper: StepperKind,
-    lpt: LptOrder,
-    modes: ModeOptions,
-) -> Simulation<T, FastPmKernel> {
-    sized(12, 24, 64.0, 4, stepper, lpt, modes)
-}
-
-fn sized<T: Real>(
+/// The settings of a test run (seed 11, from a = 0.1 to 1).
+#[derive(Debug, Clone, Copy)]
+struct Setup {
     particles: usize,
     mesh: usize,
     box_size: f64,
@@ -37,22 +31,44 @@ fn sized<T: Real>(
     stepper: StepperKind,
     lpt: LptOrder,
     modes: ModeOptions,
-) -> Simulation<T, FastPmKernel> {
-    Simulation::<T, _>::builder(Cosmology::planck18())
-        .box_size(box_size)
-        .particles(particles)
-        .mesh(mesh)
-        .stepper(stepper)
-        .lpt(lpt)
-        .modes(modes)
-        .steps(TimeSteps::LinearA {
-            a_start: 0.1,
-            a_end: 1.0,
-            steps,
-        })
-        .seed(11)
-        .build()
-        .unwrap()
+}
+
+impl Setup {
+    /// The small run of the CI tests: 12^3 particles, 24^3 mesh, 64 Mpc/h, 4 steps.
+    fn small(stepper: StepperKind, lpt: LptOrder, modes: ModeOptions) -> Self {
+        Self {
+            particles: 12,
+            mesh: 24,
+            box_size: 64.0,
+            steps: 4,
+            stepper,
+            lpt,
+            modes,
+        }
+    }
+
+    fn builder<T: Real>(&self) -> SimulationBuilder<T, FastPmKernel> {
+        Simulation::<T, _>::builder(Cosmology::planck18())
+            .box_size(self.box_size)
+            .particles(self.particles)
+            .mesh(self.mesh)
+            .stepper(self.stepper)
+            .lpt(self.lpt)
+            .modes(self.modes)
+            .steps(TimeSteps::LinearA {
+                a_start: 0.1,
+                a_end: 1.0,
+                steps: self.steps,
+            })
+            .seed(11)
+    }
+
+    /// The one-rank gradient.
+    fn serial<T: Real>(&self) -> Gradient<T> {
+        let sim = self.builder::<T>().build().unwrap();
+        let noise = sim.white_noise().unwrap();
+        value_and_gradient(&SerialComm, &sim, &noise, &objective(*sim.particle_mesh())).unwrap()
+    }
 }
 
 /// A Gaussian likelihood of the painted final density against a smooth made-up field, plus
@@ -117,25 +133,26 @@ impl Flat {
         }
     }
 
-    /// The distributed gradient of `sim` on `ranks` thread ranks (0: `SerialComm`),
-    /// gathered; checks that every rank reports the same reduced quantities.
-    fn distributed<T: Real + CommData>(sim: &Simulation<T, FastPmKernel>, ranks: usize) -> Self {
-        let mesh = *sim.particle_mesh();
+    /// The gradient of `set` on `ranks` thread ranks (0: `SerialComm`), gathered; checks
+    /// that every rank reports the same reduced quantities.
+    fn distributed<T: Real>(set: &Setup, ranks: usize) -> Self {
         let body = |comm: &dyn Comm| {
-            let objective = Gathered(objective(mesh));
-            let run = DistributedRun::new(sim, comm).unwrap();
-            let g = value_and_gradient_distributed(&run, comm, &objective).unwrap();
-            let noise = g.gather_noise(comm, mesh).unwrap();
-            let modes: Vec<_> = comm.all_gather(&g.modes).unwrap();
-            (g, noise, modes)
+            let sim = set.builder::<T>().build_on(comm).unwrap();
+            let mesh = *sim.particle_mesh();
+            let noise = sim.noise_block().unwrap();
+            let g = value_and_gradient(comm, &sim, &noise, &objective(mesh)).unwrap();
+            let noise = g.gather_noise(comm).unwrap();
+            let modes: Vec<_> = comm.all_gather(g.modes.as_slice()).unwrap();
+            (g, noise, modes, mesh)
         };
         let results = if ranks == 0 {
             vec![body(&SerialComm)]
         } else {
             ThreadComm::run(ranks, |comm| body(comm)).unwrap()
         };
-        let (g, noise, modes) = &results[0];
-        for (other, _, _) in &results[1..] {
+        let (g, noise, _, mesh) = &results[0];
+        let modes = &results[0].2;
+        for (other, _, _, _) in &results[1..] {
             assert_eq!(other.value.to_bits(), g.value.to_bits());
             assert_eq!(other.prefactor.to_bits(), g.prefactor.to_bits());
             assert_eq!(other.steps, g.steps);
@@ -143,11 +160,11 @@ impl Flat {
         // The mode blocks are y-slabs: reassemble [nx][ny][nzc] from [rank][nx][rows][nzc].
         let [nx, ny, nzc] = mesh.complex_shape();
         let mut whole = vec![0.0; 2 * nx * ny * nzc];
-        for (r, block) in results.iter().map(|(g, _, _)| g).zip(modes) {
-            let rows = r.mode_rows.len();
+        for (r, block) in results.iter().map(|(g, _, _, _)| g).zip(modes) {
+            let rows = r.modes.rows();
             for (i, v) in block.iter().enumerate() {
-                let (x, rest) = (i / (rows * nzc), i % (rows * nzc));
-                let (y, z) = (r.mode_rows.start + rest / nzc, rest % nzc);
+                let (x, rest) = (i / (rows.len() * nzc), i % (rows.len() * nzc));
+                let (y, z) = (rows.start + rest / nzc, rest % nzc);
                 let at = 2 * ((x * ny + y) * nzc + z);
                 whole[at] = v.re.as_f64();
                 whole[at + 1] = v.im.as_f64();
@@ -184,13 +201,12 @@ impl Flat {
 }
 
 fn check(stepper: StepperKind, lpt: LptOrder, modes: ModeOptions, ranks: &[usize]) {
-    let sim = simulation::<f64>(stepper, lpt, modes);
-    let noise = sim.white_noise().unwrap();
-    let serial = value_and_gradient(&sim, &noise, &objective(*sim.particle_mesh())).unwrap();
+    let set = Setup::small(stepper, lpt, modes);
+    let serial = set.serial::<f64>();
     assert!(serial.noise.as_slice().iter().any(|g| *g != 0.0));
     let serial = Flat::serial(&serial);
     for &r in ranks {
-        let worst = Flat::distributed(&sim, r).diff(&serial, &format!("{r} ranks"));
+        let worst = Flat::distributed::<f64>(&set, r).diff(&serial, &format!("{r} ranks"));
         assert!(
             worst <= TOLERANCE,
             "{stepper:?} on {r} ranks: {worst:.2e} > {TOLERANCE:.0e}"
@@ -233,33 +249,30 @@ fn acceptance_64_cubed_ten_step_gradient_on_one_to_four_ranks() {
         LptOrder::Second,
         ModeOptions::default(),
     );
-    let sim64 = sized::<f64>(p, m, b, n, s, l, modes);
+    let set = Setup {
+        particles: p,
+        mesh: m,
+        box_size: b,
+        steps: n,
+        stepper: s,
+        lpt: l,
+        modes,
+    };
     let t = std::time::Instant::now();
-    let serial64 = value_and_gradient(
-        &sim64,
-        &sim64.white_noise().unwrap(),
-        &objective(*sim64.particle_mesh()),
-    )
-    .unwrap();
+    let serial64 = set.serial::<f64>();
     println!("serial f64 gradient: {:.1} s", t.elapsed().as_secs_f64());
     let serial64 = Flat::serial(&serial64);
     for ranks in 1..=4 {
         let t = std::time::Instant::now();
-        let worst = Flat::distributed(&sim64, ranks).diff(&serial64, &format!("f64 {ranks} ranks"));
+        let worst =
+            Flat::distributed::<f64>(&set, ranks).diff(&serial64, &format!("f64 {ranks} ranks"));
         println!("  ({:.1} s)", t.elapsed().as_secs_f64());
         assert!(worst <= TOLERANCE, "f64 {ranks} ranks: {worst:.2e}");
     }
-    let sim32 = sized::<f32>(p, m, b, n, s, l, modes);
-    let serial32 = value_and_gradient(
-        &sim32,
-        &sim32.white_noise().unwrap(),
-        &objective(*sim32.particle_mesh()),
-    )
-    .unwrap();
-    let serial32 = Flat::serial(&serial32);
+    let serial32 = Flat::serial(&set.serial::<f32>());
     let rounding = serial32.diff(&serial64, "serial f32 against serial f64");
     for ranks in [2, 4] {
-        let got = Flat::distributed(&sim32, ranks);
+        let got = Flat::distributed::<f32>(&set, ranks);
         got.diff(&serial32, &format!("f32 {ranks} ranks against serial f32"));
         let worst = got.diff(&serial64, &format!("f32 {ranks} ranks against serial f64"));
         assert!(

@@ -13,6 +13,7 @@ use pm_adjoint::{
     AdjointError, Objective, ObjectiveInput, ObjectiveOutput, StateCotangent, value_and_gradient,
 };
 use pm_cosmo::Cosmology;
+use pm_decomp::SerialComm;
 use pm_fft::Complex;
 use pm_force::{FastPmKernel, ForceKernel};
 use pm_integrate::{LptOrder, ModeOptions, Simulation, State, StepperKind, TimeSteps};
@@ -80,6 +81,7 @@ impl Objective<f64> for Weighted {
 
     fn evaluate(
         &self,
+        _: &dyn pm_decomp::Comm,
         input: ObjectiveInput<'_, f64>,
     ) -> Result<ObjectiveOutput<f64>, AdjointError> {
         let s = input.state;
@@ -89,10 +91,7 @@ impl Objective<f64> for Weighted {
         Ok(ObjectiveOutput {
             value: dot(&self.w, &s.disp) + dot(&self.v, &s.mom) + 0.5 * self.alpha * n2,
             noise: Some(g),
-            state: Some(StateCotangent {
-                disp: self.w.clone(),
-                mom: self.v.clone(),
-            }),
+            state: Some(StateCotangent::new(self.w.clone(), self.v.clone())),
         })
     }
 }
@@ -102,12 +101,11 @@ fn forward_value<K: ForceKernel>(
     sim: &Simulation<f64, K>,
     noise: &RealField<f64>,
     start: State<f64>,
-    lpt: &pm_integrate::Lpt<f64>,
     objective: &Weighted,
 ) -> f64 {
-    let end = sim.evolve(start, Some(lpt), &mut []).unwrap();
+    let end = sim.evolve(start, &mut []).unwrap();
     objective
-        .evaluate(ObjectiveInput { noise, state: &end })
+        .evaluate(&SerialComm, ObjectiveInput { noise, state: &end })
         .unwrap()
         .value
 }
@@ -127,8 +125,10 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
         v: rng.vec3(n),
         alpha: 0.3,
     };
-    let grad = value_and_gradient(&sim, &noise, &objective).unwrap();
+    let grad = value_and_gradient(&SerialComm, &sim, &noise, &objective).unwrap();
     let a_start = sim.scale_factors()[0];
+    // COLA's states carry the LPT fields.
+    let carry = sim.stepper().needs_lpt();
 
     // White noise, along two random directions.
     for _ in 0..2 {
@@ -139,9 +139,9 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
             for (x, u) in x.as_slice_mut().iter_mut().zip(&u) {
                 *x += s * u;
             }
-            let lpt = sim.lpt_from(&x).unwrap();
-            let start = lpt.state(a_start, sim.growth()).unwrap();
-            forward_value(&sim, &x, start, &lpt, &objective)
+            let lpt = sim.lpt_from(&SerialComm, &x).unwrap();
+            let start = lpt.into_state(a_start, sim.growth(), carry).unwrap();
+            forward_value(&sim, &x, start, &objective)
         };
         let fd = (at(h) - at(-h)) / (2.0 * h);
         let adj: f64 = grad
@@ -157,16 +157,19 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
         );
         assert!(r < 1e-6, "{r}");
     }
-    let lpt = sim.lpt_from(&noise).unwrap();
-    let start = lpt.state(a_start, sim.growth()).unwrap();
+    let lpt = sim.lpt_from(&SerialComm, &noise).unwrap();
+    let start = lpt
+        .clone()
+        .into_state(a_start, sim.growth(), carry)
+        .unwrap();
     assert_eq!(
         grad.value,
-        forward_value(&sim, &noise, start.clone(), &lpt, &objective)
+        forward_value(&sim, &noise, start.clone(), &objective)
     );
 
     // Linear modes, along a random (not Hermitian) direction of the stored elements; the
     // objective's explicit noise term does not depend on them.
-    let modes0 = sim.linear_modes_from(&noise).unwrap();
+    let modes0 = sim.linear_modes_from(&SerialComm, &noise).unwrap();
     let scale = modes0
         .as_slice()
         .iter()
@@ -182,9 +185,9 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
         for (m, d) in m.as_slice_mut().iter_mut().zip(dir.as_slice()) {
             *m += d * s;
         }
-        let lpt = sim.lpt_from_modes(&m).unwrap();
-        let start = lpt.state(a_start, sim.growth()).unwrap();
-        forward_value(&sim, &noise, start, &lpt, &objective)
+        let lpt = sim.lpt_from_modes(&SerialComm, &m).unwrap();
+        let start = lpt.into_state(a_start, sim.growth(), carry).unwrap();
+        forward_value(&sim, &noise, start, &objective)
     };
     let fd = (at(h) - at(-h)) / (2.0 * h);
     let adj: f64 = grad
@@ -216,7 +219,7 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
                     p[a] = c[2] * s1[a] + c[3] * s2[a];
                 }
             }
-            forward_value(&sim, &noise, st, &lpt, &objective)
+            forward_value(&sim, &noise, st, &objective)
         };
         let fd = (at(h) - at(-h)) / (2.0 * h);
         let r = rel(grad.lpt_growth[j], fd);
@@ -272,6 +275,7 @@ impl Objective<f64> for NoiseOnly {
     }
     fn evaluate(
         &self,
+        _: &dyn pm_decomp::Comm,
         input: ObjectiveInput<'_, f64>,
     ) -> Result<ObjectiveOutput<f64>, AdjointError> {
         let mut g = input.noise.clone();
@@ -292,7 +296,7 @@ fn objective_without_state_gives_the_explicit_gradient() {
         ModeOptions::default(),
     );
     let noise = sim.white_noise().unwrap();
-    let grad = value_and_gradient(&sim, &noise, &NoiseOnly).unwrap();
+    let grad = value_and_gradient(&SerialComm, &sim, &noise, &NoiseOnly).unwrap();
     assert_eq!(grad.value, noise.sum());
     assert!(grad.noise.as_slice().iter().all(|&g| g == 1.0));
     assert!(grad.modes.as_slice().iter().all(|c| c.norm() == 0.0));
@@ -307,7 +311,8 @@ fn noise_on_another_mesh_is_an_error() {
         ModeOptions::default(),
     );
     let other = pm_mesh::Mesh::cubic(4, 64.0).unwrap();
-    let err = value_and_gradient(&sim, &RealField::zeros(other), &NoiseOnly).unwrap_err();
+    let err =
+        value_and_gradient(&SerialComm, &sim, &RealField::zeros(other), &NoiseOnly).unwrap_err();
     println!("{err}");
     assert!(matches!(err, AdjointError::Integrate(_)));
 }
@@ -324,6 +329,7 @@ impl Objective<f32> for Weighted32 {
     }
     fn evaluate(
         &self,
+        _: &dyn pm_decomp::Comm,
         input: ObjectiveInput<'_, f32>,
     ) -> Result<ObjectiveOutput<f32>, AdjointError> {
         let s = input.state;
@@ -337,10 +343,7 @@ impl Objective<f32> for Weighted32 {
         Ok(ObjectiveOutput {
             value: d(&self.w, &s.disp) + d(&self.v, &s.mom),
             noise: None,
-            state: Some(StateCotangent {
-                disp: self.w.clone(),
-                mom: self.v.clone(),
-            }),
+            state: Some(StateCotangent::new(self.w.clone(), self.v.clone())),
         })
     }
 }
@@ -377,8 +380,20 @@ fn single_precision_gradient_matches_double() {
             w: to32(&objective.w),
             v: to32(&objective.v),
         };
-        let g64 = value_and_gradient(&sim64, &sim64.white_noise().unwrap(), &objective).unwrap();
-        let g32 = value_and_gradient(&sim32, &sim32.white_noise().unwrap(), &objective32).unwrap();
+        let g64 = value_and_gradient(
+            &SerialComm,
+            &sim64,
+            &sim64.white_noise().unwrap(),
+            &objective,
+        )
+        .unwrap();
+        let g32 = value_and_gradient(
+            &SerialComm,
+            &sim32,
+            &sim32.white_noise().unwrap(),
+            &objective32,
+        )
+        .unwrap();
         let (mut num, mut den) = (0.0, 0.0);
         for (a, b) in g32.noise.as_slice().iter().zip(g64.noise.as_slice()) {
             num += (*a as f64 - b).powi(2);

@@ -20,6 +20,7 @@ use pm_adjoint::{
     Adam, AdamOptions, FieldObjective, GaussianLikelihood, Objective, ObjectiveInput, OnNoise,
     Painted, PowerLossForm, PowerSpectrumLoss, Sigma, Sum, WhiteNoisePrior, painted_density,
 };
+use pm_decomp::SerialComm;
 use pm_fft::CpuFft3d;
 use pm_integrate::State;
 use pm_mesh::{
@@ -175,13 +176,13 @@ fn white_noise_prior_value_and_gradient() {
         noise: &noise,
         state: &state,
     };
-    let out = WhiteNoisePrior::new().evaluate(input).unwrap();
+    let out = WhiteNoisePrior::new().evaluate(&SerialComm, input).unwrap();
     assert_eq!(out.value, (1.0 + 4.0 + 0.25) / 2.0);
     assert!(out.state.is_none());
     assert_eq!(out.noise.as_ref().unwrap().as_slice(), noise.as_slice());
     let out = WhiteNoisePrior::with_weight(3.0)
         .unwrap()
-        .evaluate(input)
+        .evaluate(&SerialComm, input)
         .unwrap();
     assert_eq!(out.value, 3.0 * 5.25 / 2.0);
     assert_eq!(out.noise.unwrap().as_slice()[1], -6.0);
@@ -194,6 +195,7 @@ fn white_noise_prior_value_and_gradient() {
     let value = |n: &RealField<f64>| {
         Objective::<f64>::evaluate(
             &prior,
+            &SerialComm,
             ObjectiveInput {
                 noise: n,
                 state: &state,
@@ -204,6 +206,7 @@ fn white_noise_prior_value_and_gradient() {
     };
     let g = Objective::<f64>::evaluate(
         &prior,
+        &SerialComm,
         ObjectiveInput {
             noise: &noise,
             state: &state,
@@ -414,7 +417,7 @@ fn painted_objectives_on_hand_computable_cases() {
         state: &state,
     };
     let like = GaussianLikelihood::new(RealField::zeros(mesh), Sigma::Scalar(1.0)).unwrap();
-    let out = Painted::new(&like).evaluate(input).unwrap();
+    let out = Painted::new(&like).evaluate(&SerialComm, input).unwrap();
     assert_eq!(out.value, (64.0 * 49.0 + 448.0) / 2.0);
     assert!(out.noise.is_none());
     // (On grid points CIC has a kink, so the displacement gradient is one-sided there.)
@@ -426,10 +429,13 @@ fn painted_objectives_on_hand_computable_cases() {
     let like = GaussianLikelihood::new(RealField::zeros(mesh), Sigma::Scalar(0.5)).unwrap();
     let noise = RealField::zeros(mesh);
     let out = Painted::new(&like)
-        .evaluate(ObjectiveInput {
-            noise: &noise,
-            state: &state,
-        })
+        .evaluate(
+            &SerialComm,
+            ObjectiveInput {
+                noise: &noise,
+                state: &state,
+            },
+        )
         .unwrap();
     assert!(out.value.abs() < 1e-24);
 }
@@ -471,18 +477,24 @@ fn painted_objective_gradients_match_finite_differences() {
     ];
     for obj in &objectives {
         let value = |s: &State<f64>| {
-            obj.evaluate(ObjectiveInput {
-                noise: &noise,
-                state: s,
-            })
+            obj.evaluate(
+                &SerialComm,
+                ObjectiveInput {
+                    noise: &noise,
+                    state: s,
+                },
+            )
             .unwrap()
             .value
         };
         let out = obj
-            .evaluate(ObjectiveInput {
-                noise: &noise,
-                state: &state,
-            })
+            .evaluate(
+                &SerialComm,
+                ObjectiveInput {
+                    noise: &noise,
+                    state: &state,
+                },
+            )
             .unwrap();
         let cot = out.state.unwrap();
         assert!(cot.mom.iter().flatten().all(|g| *g == 0.0));
@@ -519,14 +531,14 @@ fn on_noise_and_sum_add_up() {
     };
     let like = GaussianLikelihood::new(rng.field(mesh, 1.0), Sigma::Scalar(2.0)).unwrap();
     let prior = WhiteNoisePrior::with_weight(0.5).unwrap();
-    let a = OnNoise(&like).evaluate(input).unwrap();
-    let b = prior.evaluate(input).unwrap();
-    let c = Painted::new(&like).evaluate(input).unwrap();
+    let a = OnNoise(&like).evaluate(&SerialComm, input).unwrap();
+    let b = prior.evaluate(&SerialComm, input).unwrap();
+    let c = Painted::new(&like).evaluate(&SerialComm, input).unwrap();
     let sum = Sum::new()
         .with(OnNoise(&like))
         .with(prior)
         .with(Painted::new(&like));
-    let (values, total) = sum.evaluate_terms(input).unwrap();
+    let (values, total) = sum.evaluate_terms(&SerialComm, input).unwrap();
     assert_eq!(values, vec![a.value, b.value, c.value]);
     assert_eq!(total.value, a.value + b.value + c.value);
     let g = total.noise.unwrap();
@@ -540,7 +552,7 @@ fn on_noise_and_sum_add_up() {
     }
     assert_eq!(total.state.unwrap(), c.state.unwrap());
     assert!(sum.name().contains("white-noise prior"));
-    let empty = Sum::<f64>::new().evaluate(input).unwrap();
+    let empty = Sum::<f64>::new().evaluate(&SerialComm, input).unwrap();
     assert_eq!(empty.value, 0.0);
     assert!(empty.noise.is_none() && empty.state.is_none());
 }
@@ -630,9 +642,9 @@ fn loss_through_the_simulation_matches_finite_differences() {
     for (w, t) in noise.as_slice_mut().iter_mut().zip(truth.as_slice()) {
         *w = 0.5 * *w + 0.8 * t;
     }
-    let g = pm_adjoint::value_and_gradient(&sim, &noise, &loss).unwrap();
+    let g = pm_adjoint::value_and_gradient(&SerialComm, &sim, &noise, &loss).unwrap();
     let value = |w: &RealField<f64>| {
-        pm_adjoint::value_and_gradient(&sim, w, &loss)
+        pm_adjoint::value_and_gradient(&SerialComm, &sim, w, &loss)
             .unwrap()
             .value
     };
@@ -662,7 +674,7 @@ fn loss_through_the_simulation_matches_finite_differences() {
     let loss32 = Sum::new()
         .with(Painted::new(&like32))
         .with(WhiteNoisePrior::new());
-    let g32 = pm_adjoint::value_and_gradient(&sim32, &cast(&noise), &loss32).unwrap();
+    let g32 = pm_adjoint::value_and_gradient(&SerialComm, &sim32, &cast(&noise), &loss32).unwrap();
     let a = g.noise.as_slice();
     let b: Vec<f64> = g32.noise.as_slice().iter().map(|&x| x as f64).collect();
     let cosine = dot(a, &b) / (dot(a, a).sqrt() * dot(&b, &b).sqrt());

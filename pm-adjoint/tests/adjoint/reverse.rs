@@ -1,7 +1,8 @@
 //! The reverse-time adjoint: reversibility, and gradients against finite differences.
 
-use pm_adjoint::{StateCotangent, reverse};
+use pm_adjoint::{Integration, StateCotangent, reverse};
 use pm_cosmo::Cosmology;
+use pm_decomp::SerialComm;
 use pm_force::{ForceKernel, SharpenedKernel};
 use pm_integrate::{Simulation, State, StepperKind, TimeSteps};
 
@@ -52,11 +53,10 @@ fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
 fn objective<K: ForceKernel>(
     sim: &Simulation<f64, K>,
     start: &State<f64>,
-    lpt: &pm_integrate::Lpt<f64>,
     a: &[[f64; 3]],
     b: &[[f64; 3]],
 ) -> f64 {
-    let end = sim.evolve(start.clone(), Some(lpt), &mut []).unwrap();
+    let end = sim.evolve(start.clone(), &mut []).unwrap();
     dot(a, &end.disp) + dot(b, &end.mom)
 }
 
@@ -68,16 +68,13 @@ fn reverse_integration_recovers_the_initial_state() {
         StepperKind::Cola,
     ] {
         let sim = simulation(stepper, SharpenedKernel::new([0.0; 3]), 0.2607);
-        let lpt = sim.lpt().unwrap();
-        let start = lpt.state(0.1, sim.growth()).unwrap();
-        let end = sim.evolve(start.clone(), Some(&lpt), &mut []).unwrap();
+        let start = sim.initial_state(&SerialComm).unwrap();
+        let end = sim.evolve(start.clone(), &mut []).unwrap();
         let n = start.len();
         let back = reverse(
-            sim.stepper(),
-            sim.forces(),
-            Some(&lpt),
+            &SerialComm,
+            Integration::of(&sim),
             end,
-            sim.scale_factors(),
             StateCotangent::zeros(n),
         )
         .unwrap();
@@ -114,23 +111,17 @@ fn gradients_match_central_differences() {
         StepperKind::Cola,
     ] {
         let sim = simulation(stepper, SharpenedKernel::new(theta), 0.2607);
-        let lpt = sim.lpt().unwrap();
-        let start = lpt.state(0.1, sim.growth()).unwrap();
+        let start = sim.initial_state(&SerialComm).unwrap();
         let n = start.len();
         let mut rng = Rng(99);
         let (a, b) = (rng.vec3(n), rng.vec3(n));
         let (u, w) = (rng.vec3(n), rng.vec3(n));
-        let end = sim.evolve(start.clone(), Some(&lpt), &mut []).unwrap();
+        let end = sim.evolve(start.clone(), &mut []).unwrap();
         let grad = reverse(
-            sim.stepper(),
-            sim.forces(),
-            Some(&lpt),
+            &SerialComm,
+            Integration::of(&sim),
             end,
-            sim.scale_factors(),
-            StateCotangent {
-                disp: a.clone(),
-                mom: b.clone(),
-            },
+            StateCotangent::new(a.clone(), b.clone()),
         )
         .unwrap();
         // Initial state.
@@ -143,7 +134,7 @@ fn gradients_match_central_differences() {
                     st.mom[i][k] += s * w[i][k];
                 }
             }
-            objective(&sim, &st, &lpt, &a, &b)
+            objective(&sim, &st, &a, &b)
         };
         let fd = (shifted(h) - shifted(-h)) / (2.0 * h);
         let adj = dot(&grad.cotangent.disp, &u) + dot(&grad.cotangent.mom, &w);
@@ -158,7 +149,7 @@ fn gradients_match_central_differences() {
                 let mut t = theta;
                 t[j] += s;
                 let sim = simulation(stepper, SharpenedKernel::new(t), 0.2607);
-                objective(&sim, &start, &lpt, &a, &b)
+                objective(&sim, &start, &a, &b)
             };
             let fd = (at(1e-5) - at(-1e-5)) / 2e-5;
             let rel = (fd - grad.kernel_params[j]).abs() / fd.abs();
@@ -173,7 +164,7 @@ fn gradients_match_central_differences() {
             let mut sim = simulation(stepper, SharpenedKernel::new(theta), 0.2607);
             let c = sim.forces().prefactor + s;
             sim_set_prefactor(&mut sim, c);
-            objective(&sim, &start, &lpt, &a, &b)
+            objective(&sim, &start, &a, &b)
         };
         let fd = (at(1e-6) - at(-1e-6)) / 2e-6;
         let rel = (fd - grad.prefactor).abs() / fd.abs();

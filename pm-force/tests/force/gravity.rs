@@ -190,7 +190,9 @@ fn displacement_and_absolute_positions_give_the_same_gradient() {
     let g = Gravity::<f64, _>::cpu(mesh, NaiveKernel).unwrap();
     let mut g1 = vec![[0.0; 3]; lattice.len()];
     let mut g2 = vec![[0.0; 3]; lattice.len()];
-    g.accelerations_vjp(&SerialComm, &Positions::Displaced {
+    g.accelerations_vjp(
+        &SerialComm,
+        &Positions::Displaced {
             lattice,
             disp: &disp,
         },
@@ -352,7 +354,9 @@ fn accelerations_and_vjp_returns_the_same_force_and_gradient() {
     let mut g1 = vec![[0.0; 3]; x.len()];
     let mut g2 = vec![[0.0; 3]; x.len()];
     let mut acc = vec![[0.0; 3]; x.len()];
-    let v1 = g.accelerations_vjp(&SerialComm, &positions, 0.4, &y, &mut g1).unwrap();
+    let v1 = g
+        .accelerations_vjp(&SerialComm, &positions, 0.4, &y, &mut g1)
+        .unwrap();
     let v2 = g
         .accelerations_and_vjp(&SerialComm, &positions, 0.4, &y, &mut acc, &mut g2)
         .unwrap();

@@ -164,7 +164,9 @@ fn plane_wave_response<K: ForceKernel>(
     let mut acc = vec![[0.0; 3]; disp.len()];
     let c = 1.5 * 0.3;
     gravity
-        .accelerations(&SerialComm, &Positions::Displaced {
+        .accelerations(
+            &SerialComm,
+            &Positions::Displaced {
                 lattice,
                 disp: &disp,
             },

@@ -4,9 +4,9 @@
 
 use pm_fft::{CpuFft3d, Fft3d};
 use pm_mesh::{
-    FourierField, Lattice, Mesh, MeshError, Positions, Real, RealField, Scheme, deconvolve,
-    mean_particle_mass, paint, paint_interlaced, paint_vjp, readout, readout_vector,
-    VectorReadout, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
+    FourierField, Lattice, Mesh, MeshError, Positions, Real, RealField, Scheme, VectorReadout,
+    deconvolve, mean_particle_mass, paint, paint_interlaced, paint_vjp, readout, readout_vector,
+    readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
 
 // ---------------------------------------------------------------------------------------------

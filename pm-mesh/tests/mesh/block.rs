@@ -157,14 +157,14 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     let mut gw = vec![0.0; x.len()];
                     block
                         .paint_vjp(
-                        &padded,
-                        &pos,
-                        Some(&w),
-                        scheme,
-                        Some(&mut gp),
-                        Some(&mut gw),
-                    )
-                    .unwrap();
+                            &padded,
+                            &pos,
+                            Some(&w),
+                            scheme,
+                            Some(&mut gp),
+                            Some(&mut gw),
+                        )
+                        .unwrap();
                     let mut gp_s = vec![[0.0; 3]; x.len()];
                     let mut gw_s = vec![0.0; x.len()];
                     paint_vjp(
@@ -185,15 +185,8 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     let mut gf = vec![0.0; block.padded_len()];
                     let mut gp = vec![[0.0; 3]; x.len()];
                     block
-                        .readout_vjp(
-                        &padded,
-                        &pos,
-                        scheme,
-                        &v,
-                        Some(&mut gf),
-                        Some(&mut gp),
-                    )
-                    .unwrap();
+                        .readout_vjp(&padded, &pos, scheme, &v, Some(&mut gf), Some(&mut gp))
+                        .unwrap();
                     block.add_ghosts(comm, &mut gf).unwrap();
                     let mut gp_s = vec![[0.0; 3]; x.len()];
                     readout_vjp(&cot, &pos, scheme, &v, None, Some(&mut gp_s)).unwrap();
@@ -354,7 +347,11 @@ fn block_paint_is_parallel_and_thread_count_independent() {
                     .unwrap();
                 let decomp = block.decomposition().clone();
                 let xs: Vec<f64> = all.iter().map(|p| p[0]).collect();
-                let mine: Vec<[f64; 3]> = if comm.rank() == 0 { all.clone() } else { Vec::new() };
+                let mine: Vec<[f64; 3]> = if comm.rank() == 0 {
+                    all.clone()
+                } else {
+                    Vec::new()
+                };
                 let xs: Vec<f64> = if comm.rank() == 0 { xs } else { Vec::new() };
                 let mig = Migration::for_slab_x(comm, &decomp, box_size[0], &xs).unwrap();
                 let x = mig.forward(comm, &mine).unwrap();

@@ -1,5 +1,5 @@
 //! Integration tests of pm-mesh, in one binary (one link instead of one per file).
 
 mod assignment;
-mod power;
 mod block;
+mod power;
