@@ -1,13 +1,15 @@
 //! The FastPM, leapfrog and COLA steppers.
 //!
-//! Each stepper's kick and drift factors are written once, as functions generic over
-//! [`pm_cosmo::Scalar`] of a [`GrowthTable`]: evaluated on the `f64` table they give the
+//! Each scheme is a set of [`Formulas`]: its kick and drift factors, written once as functions
+//! generic over [`pm_cosmo::Scalar`] of a [`GrowthTable`]. One [`KdkStepper`] turns any of
+//! them into a [`Stepper`]: evaluated on the `f64` table the formulas give the
 //! [`Coefficients`] of the run, evaluated on the same table in [`ParamDual`] (seeded by
 //! [`Cosmology::with_gradients`]) they give those coefficients' exact derivatives with respect
 //! to the seven cosmological [`Param`](pm_cosmo::Param)s ([`Stepper::kick_derivatives`],
 //! [`Stepper::drift_derivatives`]), which pm-adjoint chains with the adjoint's coefficient
-//! gradients.
+//! gradients. The public steppers are the aliases [`FastPm`], [`Leapfrog`] and [`Cola`].
 
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use pm_cosmo::{Cosmology, GrowthTable, N_PARAMS, Param, ParamDual, Scalar, derivative, value};
@@ -16,12 +18,18 @@ use crate::stepper::integrate;
 use crate::{Coefficients, IntegrateError, Stepper};
 
 /// [`Coefficients`] in any scalar type: what the generic formulas return.
+///
+/// (`pub` only so that it may appear in [`Formulas`]; this module is private and lib.rs does
+/// not re-export it.)
 #[derive(Debug, Clone, Copy)]
-struct Coef<S> {
+pub struct Coef<S> {
     scale: S,
     psi1: S,
     psi2: S,
 }
+
+/// What a [`Formulas`] kick or drift returns.
+type CoefResult<S> = Result<Coef<S>, IntegrateError>;
 
 impl<S: Scalar> Coef<S> {
     /// A pure `scale` coefficient (FastPM, leapfrog).
@@ -128,69 +136,165 @@ fn leapfrog_factor<S: Scalar>(growth: &GrowthTable<S>, a0: f64, a1: f64, n: i32)
     integrate(|a| S::from(1.0) / (bg.e(a) * a.powi(n)), a0, a1)
 }
 
-/// FastPM kick: `[gp1(a1) - gp1(a0)] / gf1(a_f)`.
-fn fastpm_kick<S: Scalar>(
-    g: &GrowthTable<S>,
-    a0: f64,
-    a1: f64,
-    af: f64,
-) -> Result<Coef<S>, IntegrateError> {
-    let (g0, g1, gf) = (g.at(a0)?, g.at(a1)?, g.at(af)?);
-    Ok(Coef::scale((g1.gp1 - g0.gp1) / gf.gf1))
-}
-
-/// FastPM drift: `[D1(a1) - D1(a0)] / gp1(a_m)`.
-fn fastpm_drift<S: Scalar>(
-    g: &GrowthTable<S>,
-    a0: f64,
-    a1: f64,
-    am: f64,
-) -> Result<Coef<S>, IntegrateError> {
-    let (g0, g1, gm) = (g.at(a0)?, g.at(a1)?, g.at(am)?);
-    Ok(Coef::scale((g1.d1 - g0.d1) / gm.gp1))
-}
-
 /// Leapfrog kick (`n = 2`) or drift (`n = 3`): `int da / (a^n E)`.
-fn leapfrog<S: Scalar>(
-    g: &GrowthTable<S>,
-    a0: f64,
-    a1: f64,
-    n: i32,
-) -> Result<Coef<S>, IntegrateError> {
+fn leapfrog<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, n: i32) -> CoefResult<S> {
     g.check_range(a0.min(a1), a0.max(a1))?;
     Ok(Coef::scale(leapfrog_factor(g, a0, a1, n)))
 }
 
-/// COLA kick: `K = int da/(a^2 E)`, `psi_n: gp_n(a1) - gp_n(a0) - K gf_n(a_f)`.
-fn cola_kick<S: Scalar>(
-    g: &GrowthTable<S>,
-    a0: f64,
-    a1: f64,
-    af: f64,
-) -> Result<Coef<S>, IntegrateError> {
-    let (g0, g1, gf) = (g.at(a0)?, g.at(a1)?, g.at(af)?);
-    let k = leapfrog_factor(g, a0, a1, 2);
-    Ok(Coef {
-        scale: k,
-        psi1: g1.gp1 - g0.gp1 - k * gf.gf1,
-        psi2: g1.gp2 - g0.gp2 - k * gf.gf2,
-    })
+/// The kick and drift factors of one time-stepping scheme, as functions of the growth table
+/// generic over its scalar (`f64` for the values, [`ParamDual`] for their parameter
+/// derivatives). [`KdkStepper`] makes a [`Stepper`] of them.
+///
+/// Sealed: this module is private and lib.rs re-exports only the three stepper aliases, so
+/// the schemes are [`FastPmFormulas`], [`LeapfrogFormulas`] and [`ColaFormulas`].
+pub trait Formulas: Send + Sync + 'static {
+    /// The stepper's [`Stepper::name`] (also used in its error messages).
+    const NAME: &'static str;
+
+    /// Whether the coefficients use the LPT fields ([`Stepper::needs_lpt`]).
+    const NEEDS_LPT: bool;
+
+    /// The kick of the momenta from `a0` to `a1` with the force evaluated at `af`.
+    fn kick<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, af: f64) -> CoefResult<S>;
+
+    /// The drift of the positions from `a0` to `a1` with the momenta taken at `am`.
+    fn drift<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, am: f64) -> CoefResult<S>;
 }
 
-/// COLA drift: `D = int da/(a^3 E)`, `psi_n: D_n(a1) - D_n(a0) - D gp_n(a_m)`.
-fn cola_drift<S: Scalar>(
-    g: &GrowthTable<S>,
-    a0: f64,
-    a1: f64,
-    am: f64,
-) -> Result<Coef<S>, IntegrateError> {
-    let (g0, g1, gm) = (g.at(a0)?, g.at(a1)?, g.at(am)?);
-    let d = leapfrog_factor(g, a0, a1, 3);
-    Ok(Coef {
-        scale: d,
-        psi1: g1.d1 - g0.d1 - d * gm.gp1,
-        psi2: g1.d2 - g0.d2 - d * gm.gp2,
-    })
+/// The coefficient formulas of [`FastPm`].
+#[derive(Debug, Clone, Copy)]
+pub struct FastPmFormulas;
+
+impl Formulas for FastPmFormulas {
+    const NAME: &'static str = "fastpm";
+    const NEEDS_LPT: bool = false;
+
+    /// FastPM kick: `[gp1(a1) - gp1(a0)] / gf1(a_f)`.
+    fn kick<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, af: f64) -> CoefResult<S> {
+        let (g0, g1, gf) = (g.at(a0)?, g.at(a1)?, g.at(af)?);
+        Ok(Coef::scale((g1.gp1 - g0.gp1) / gf.gf1))
+    }
+
+    /// FastPM drift: `[D1(a1) - D1(a0)] / gp1(a_m)`.
+    fn drift<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, am: f64) -> CoefResult<S> {
+        let (g0, g1, gm) = (g.at(a0)?, g.at(a1)?, g.at(am)?);
+        Ok(Coef::scale((g1.d1 - g0.d1) / gm.gp1))
+    }
+}
+
+/// The coefficient formulas of [`Leapfrog`].
+#[derive(Debug, Clone, Copy)]
+pub struct LeapfrogFormulas;
+
+impl Formulas for LeapfrogFormulas {
+    const NAME: &'static str = "leapfrog";
+    const NEEDS_LPT: bool = false;
+
+    /// Leapfrog kick: `int_{a0}^{a1} da / (a^2 E)` (`af` does not enter).
+    fn kick<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, _af: f64) -> CoefResult<S> {
+        leapfrog(g, a0, a1, 2)
+    }
+
+    /// Leapfrog drift: `int_{a0}^{a1} da / (a^3 E)` (`am` does not enter).
+    fn drift<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, _am: f64) -> CoefResult<S> {
+        leapfrog(g, a0, a1, 3)
+    }
+}
+
+/// The coefficient formulas of [`Cola`].
+#[derive(Debug, Clone, Copy)]
+pub struct ColaFormulas;
+
+impl Formulas for ColaFormulas {
+    const NAME: &'static str = "cola";
+    const NEEDS_LPT: bool = true;
+
+    /// COLA kick: `K = int da/(a^2 E)`, `psi_n: gp_n(a1) - gp_n(a0) - K gf_n(a_f)`.
+    fn kick<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, af: f64) -> CoefResult<S> {
+        let (g0, g1, gf) = (g.at(a0)?, g.at(a1)?, g.at(af)?);
+        let k = leapfrog_factor(g, a0, a1, 2);
+        Ok(Coef {
+            scale: k,
+            psi1: g1.gp1 - g0.gp1 - k * gf.gf1,
+            psi2: g1.gp2 - g0.gp2 - k * gf.gf2,
+        })
+    }
+
+    /// COLA drift: `D = int da/(a^3 E)`, `psi_n: D_n(a1) - D_n(a0) - D gp_n(a_m)`.
+    fn drift<S: Scalar>(g: &GrowthTable<S>, a0: f64, a1: f64, am: f64) -> CoefResult<S> {
+        let (g0, g1, gm) = (g.at(a0)?, g.at(a1)?, g.at(am)?);
+        let d = leapfrog_factor(g, a0, a1, 3);
+        Ok(Coef {
+            scale: d,
+            psi1: g1.d1 - g0.d1 - d * gm.gp1,
+            psi2: g1.d2 - g0.d2 - d * gm.gp2,
+        })
+    }
+}
+
+/// A kick-drift-kick [`Stepper`] whose coefficients are the [`Formulas`] `F` evaluated on a
+/// growth table: [`FastPm`], [`Leapfrog`] or [`Cola`].
+#[derive(Debug, Clone)]
+pub struct KdkStepper<F> {
+    tables: Tables,
+    formulas: PhantomData<F>,
+}
+
+impl<F: Formulas> KdkStepper<F> {
+    /// The stepper on a growth table (leapfrog uses only its background).
+    pub fn new(growth: Arc<GrowthTable<f64>>) -> Self {
+        Self {
+            tables: Tables::new(growth),
+            formulas: PhantomData,
+        }
+    }
+
+    /// Enables [`Stepper::kick_derivatives`] and [`Stepper::drift_derivatives`]: `cosmology`
+    /// must be the one the growth table was built from (checked when the derivatives are
+    /// first asked for, which is when its dual-number table is built).
+    pub fn with_parameter_derivatives(self, cosmology: &Cosmology<f64>) -> Self {
+        Self {
+            tables: self.tables.with_cosmology(cosmology),
+            formulas: PhantomData,
+        }
+    }
+}
+
+impl<F: Formulas> Stepper for KdkStepper<F> {
+    fn name(&self) -> String {
+        F::NAME.into()
+    }
+
+    fn needs_lpt(&self) -> bool {
+        F::NEEDS_LPT
+    }
+
+    fn kick(&self, a0: f64, a1: f64, af: f64) -> Result<Coefficients, IntegrateError> {
+        Ok(F::kick(&self.tables.values, a0, a1, af)?.values())
+    }
+
+    fn drift(&self, a0: f64, a1: f64, am: f64) -> Result<Coefficients, IntegrateError> {
+        Ok(F::drift(&self.tables.values, a0, a1, am)?.values())
+    }
+
+    fn kick_derivatives(
+        &self,
+        a0: f64,
+        a1: f64,
+        af: f64,
+    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
+        Ok(F::kick(self.tables.duals(F::NAME)?, a0, a1, af)?.derivatives())
+    }
+
+    fn drift_derivatives(
+        &self,
+        a0: f64,
+        a1: f64,
+        am: f64,
+    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
+        Ok(F::drift(self.tables.duals(F::NAME)?, a0, a1, am)?.derivatives())
+    }
 }
 
 /// FastPM's kick and drift (Feng, Chu, Seljak & McDonald 2016, MNRAS 463, 2273, eqs. 21
@@ -203,116 +307,15 @@ fn cola_drift<S: Scalar>(
 /// ```
 ///
 /// with `gp1 = a^3 E dD1/da` and `gf1 = a^2 E dgp1/da = 3/2 Omega_m D1` (pm-cosmo).
-#[derive(Debug, Clone)]
-pub struct FastPm {
-    tables: Tables,
-}
-
-impl FastPm {
-    /// The FastPM stepper on a growth table.
-    pub fn new(growth: Arc<GrowthTable<f64>>) -> Self {
-        Self {
-            tables: Tables::new(growth),
-        }
-    }
-
-    /// Enables [`Stepper::kick_derivatives`] and [`Stepper::drift_derivatives`]: `cosmology`
-    /// must be the one the growth table was built from (checked when the derivatives are
-    /// first asked for, which is when its dual-number table is built).
-    pub fn with_parameter_derivatives(self, cosmology: &Cosmology<f64>) -> Self {
-        Self {
-            tables: self.tables.with_cosmology(cosmology),
-        }
-    }
-}
-
-impl Stepper for FastPm {
-    fn name(&self) -> String {
-        "fastpm".into()
-    }
-
-    fn kick(&self, a0: f64, a1: f64, af: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(fastpm_kick(&self.tables.values, a0, a1, af)?.values())
-    }
-
-    fn drift(&self, a0: f64, a1: f64, am: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(fastpm_drift(&self.tables.values, a0, a1, am)?.values())
-    }
-
-    fn kick_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        af: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(fastpm_kick(self.tables.duals("fastpm")?, a0, a1, af)?.derivatives())
-    }
-
-    fn drift_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        am: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(fastpm_drift(self.tables.duals("fastpm")?, a0, a1, am)?.derivatives())
-    }
-}
+/// `FastPm::new(growth)`, optionally `.with_parameter_derivatives(&cosmology)`.
+pub type FastPm = KdkStepper<FastPmFormulas>;
 
 /// Plain leapfrog: the force and momentum held constant over the half steps,
 /// `kick = int_{a0}^{a1} da / (a^2 E)`, `drift = int_{a0}^{a1} da / (a^3 E)` (Quinn et al.
-/// 1997 in the scale factor; the evaluation times do not enter).
-#[derive(Debug, Clone)]
-pub struct Leapfrog {
-    tables: Tables,
-}
-
-impl Leapfrog {
-    /// The leapfrog stepper (the growth table supplies the background).
-    pub fn new(growth: Arc<GrowthTable<f64>>) -> Self {
-        Self {
-            tables: Tables::new(growth),
-        }
-    }
-
-    /// Enables the parameter derivatives, as [`FastPm::with_parameter_derivatives`].
-    pub fn with_parameter_derivatives(self, cosmology: &Cosmology<f64>) -> Self {
-        Self {
-            tables: self.tables.with_cosmology(cosmology),
-        }
-    }
-}
-
-impl Stepper for Leapfrog {
-    fn name(&self) -> String {
-        "leapfrog".into()
-    }
-
-    fn kick(&self, a0: f64, a1: f64, _af: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(leapfrog(&self.tables.values, a0, a1, 2)?.values())
-    }
-
-    fn drift(&self, a0: f64, a1: f64, _am: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(leapfrog(&self.tables.values, a0, a1, 3)?.values())
-    }
-
-    fn kick_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        _af: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(leapfrog(self.tables.duals("leapfrog")?, a0, a1, 2)?.derivatives())
-    }
-
-    fn drift_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        _am: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(leapfrog(self.tables.duals("leapfrog")?, a0, a1, 3)?.derivatives())
-    }
-}
+/// 1997 in the scale factor; the evaluation times do not enter). `Leapfrog::new(growth)`
+/// (the growth table supplies the background), optionally
+/// `.with_parameter_derivatives(&cosmology)`.
+pub type Leapfrog = KdkStepper<LeapfrogFormulas>;
 
 /// COLA (Tassev, Zaldarriaga & Eisenstein 2013, JCAP 06, 036; seed 004): particles move in
 /// the frame of their 2LPT trajectory `x_LPT = D1 psi1 + D2 psi2`, and only the residual
@@ -325,63 +328,9 @@ impl Stepper for Leapfrog {
 /// ```
 ///
 /// with the leapfrog `K = int da/(a^2 E)`, `D = int da/(a^3 E)` (the standard, not Tassev's
-/// modified, factors for the residual).
-#[derive(Debug, Clone)]
-pub struct Cola {
-    tables: Tables,
-}
-
-impl Cola {
-    /// The COLA stepper on a growth table.
-    pub fn new(growth: Arc<GrowthTable<f64>>) -> Self {
-        Self {
-            tables: Tables::new(growth),
-        }
-    }
-
-    /// Enables the parameter derivatives, as [`FastPm::with_parameter_derivatives`].
-    pub fn with_parameter_derivatives(self, cosmology: &Cosmology<f64>) -> Self {
-        Self {
-            tables: self.tables.with_cosmology(cosmology),
-        }
-    }
-}
-
-impl Stepper for Cola {
-    fn name(&self) -> String {
-        "cola".into()
-    }
-
-    fn needs_lpt(&self) -> bool {
-        true
-    }
-
-    fn kick(&self, a0: f64, a1: f64, af: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(cola_kick(&self.tables.values, a0, a1, af)?.values())
-    }
-
-    fn drift(&self, a0: f64, a1: f64, am: f64) -> Result<Coefficients, IntegrateError> {
-        Ok(cola_drift(&self.tables.values, a0, a1, am)?.values())
-    }
-
-    fn kick_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        af: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(cola_kick(self.tables.duals("cola")?, a0, a1, af)?.derivatives())
-    }
-
-    fn drift_derivatives(
-        &self,
-        a0: f64,
-        a1: f64,
-        am: f64,
-    ) -> Result<[Coefficients; N_PARAMS], IntegrateError> {
-        Ok(cola_drift(self.tables.duals("cola")?, a0, a1, am)?.derivatives())
-    }
-}
+/// modified, factors for the residual). `Cola::new(growth)`, optionally
+/// `.with_parameter_derivatives(&cosmology)`.
+pub type Cola = KdkStepper<ColaFormulas>;
 
 #[cfg(test)]
 mod tests {
@@ -418,24 +367,24 @@ mod tests {
         };
         let (a0, a1, ah) = (0.1, 0.4, 0.25);
         close(
-            fastpm_kick(&g, a0, ah, a0).unwrap().values(),
-            fastpm_kick(&d, a0, ah, a0).unwrap().values(),
+            FastPmFormulas::kick(&g, a0, ah, a0).unwrap().values(),
+            FastPmFormulas::kick(&d, a0, ah, a0).unwrap().values(),
         );
         close(
-            fastpm_drift(&g, a0, a1, ah).unwrap().values(),
-            fastpm_drift(&d, a0, a1, ah).unwrap().values(),
+            FastPmFormulas::drift(&g, a0, a1, ah).unwrap().values(),
+            FastPmFormulas::drift(&d, a0, a1, ah).unwrap().values(),
         );
         close(
             leapfrog(&g, a0, a1, 3).unwrap().values(),
             leapfrog(&d, a0, a1, 3).unwrap().values(),
         );
         close(
-            cola_kick(&g, ah, a1, a1).unwrap().values(),
-            cola_kick(&d, ah, a1, a1).unwrap().values(),
+            ColaFormulas::kick(&g, ah, a1, a1).unwrap().values(),
+            ColaFormulas::kick(&d, ah, a1, a1).unwrap().values(),
         );
         close(
-            cola_drift(&g, a0, a1, ah).unwrap().values(),
-            cola_drift(&d, a0, a1, ah).unwrap().values(),
+            ColaFormulas::drift(&g, a0, a1, ah).unwrap().values(),
+            ColaFormulas::drift(&d, a0, a1, ah).unwrap().values(),
         );
     }
 
