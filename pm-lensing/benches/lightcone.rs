@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
                 disp: &w[1].1,
             };
             crossings += born
-                .add_step(w[0].0, w[1].0, &x0, &x1, &mut kappa)
+                .add_step(&step(w[0].0, w[1].0, &x0, &x1), &mut kappa)
                 .unwrap()
                 .crossings;
         }
@@ -83,3 +83,19 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// The step from `x0` at `a0` to `x1` at `a1`, as a run hands it to its observers.
+fn step<'a, T: pm_fft::Real>(
+    a0: f64,
+    a1: f64,
+    x0: &pm_mesh::Positions<'a, T>,
+    x1: &pm_mesh::Positions<'a, T>,
+) -> pm_integrate::StepPositions<'a, T> {
+    pm_integrate::StepPositions {
+        step: 0,
+        a0,
+        a1,
+        x0: *x0,
+        x1: *x1,
+    }
+}

@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let maps: Vec<Vec<f64>> = observers
         .into_iter()
-        .map(|o| o.finish())
+        .map(|o| o.finish(&pm_decomp::SerialComm))
         .collect::<Result<_, _>>()?;
     let edges = [30.0, 60.0, 90.0, 120.0, 160.0, 200.0, 300.0, 400.0, 600.0];
     let spectra: Vec<_> = maps

@@ -1,6 +1,5 @@
 //! Errors of pm-lensing.
 
-use pm_adjoint::AdjointError;
 use pm_cosmo::CosmoError;
 
 /// Everything that can go wrong building a lightcone, projecting a map or writing it.
@@ -35,12 +34,6 @@ pub enum LensingError {
         /// The I/O error.
         source: std::io::Error,
     },
-}
-
-impl From<LensingError> for AdjointError {
-    fn from(e: LensingError) -> Self {
-        AdjointError::Observable(e.to_string())
-    }
 }
 
 impl From<LensingError> for pm_integrate::IntegrateError {

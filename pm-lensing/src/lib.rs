@@ -1,6 +1,7 @@
 //! Lightcone, Born-approximation convergence maps (flat sky and HEALPix full sky) and angular
 //! spectra, differentiable with respect to the particles (so, through pm-adjoint, with
-//! respect to the initial conditions).
+//! respect to the initial conditions), on one rank or many (each rank projects its own
+//! particles; the maps are added in rank order).
 //!
 //! # The pipeline (seeds 001 and 003)
 //!
@@ -10,8 +11,8 @@
 //!   ──> BornKernel W(r) = A g(r) / a(r), A = 3/2 Omega_m (H0/c)^2, g from the sources
 //!   ──> BornProjection onto a SkyMap: FlatSky (gnomonic square) or FullSky (HEALPix RING),
 //!       bilinear deposits, with step_jvp / step_vjp
-//!   ──> ConvergenceObserver (a plain forward run) or ConvergenceLoss (a StepObservable:
-//!       gradients through pm_adjoint::value_and_gradient_along)
+//!   ──> ConvergenceObserver (a plain forward run) or ConvergenceLoss (a pm-integrate
+//!       StepObservable: gradients through pm_adjoint::value_and_gradient_along)
 //!   ──> flat_power_spectrum vs limber_convergence; .npy and HEALPix FITS outputs
 //! ```
 //!

@@ -1,9 +1,9 @@
 //! A differentiable objective of a convergence map built along the run: the Gaussian
 //! log-likelihood of an observed map, for field-level inference from lensing.
 
-use pm_adjoint::{AdjointError, StepObservable};
+use pm_decomp::{Comm, CommExt};
 use pm_fft::Real;
-use pm_mesh::Positions;
+use pm_integrate::{IntegrateError, StepObservable, StepPositions};
 
 use crate::{BornProjection, LensingError, SkyMap};
 
@@ -11,7 +11,9 @@ use crate::{BornProjection, LensingError, SkyMap};
 /// run's lightcone (mean term included), as a [`StepObservable`] for
 /// `pm_adjoint::value_and_gradient_along`: the map is built step by step in the forward run,
 /// `dL/dkappa = (kappa - kappa_obs)/sigma^2` is fixed at the end, and each step's
-/// [`BornProjection::step_vjp`] adds its share in the reverse run.
+/// [`BornProjection::step_vjp`] adds its share in the reverse run. On several ranks each
+/// rank projects its own particles and [`StepObservable::finish`] adds the ranks' maps in
+/// rank order.
 pub struct ConvergenceLoss<'a, M: SkyMap> {
     projection: &'a BornProjection<M>,
     observed: Vec<f64>,
@@ -58,26 +60,22 @@ impl<'a, M: SkyMap> ConvergenceLoss<'a, M> {
 }
 
 impl<M: SkyMap, T: Real> StepObservable<T> for ConvergenceLoss<'_, M> {
-    fn observe_step(
-        &mut self,
-        _step: usize,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-    ) -> Result<(), AdjointError> {
-        self.projection.add_step(a0, a1, x0, x1, &mut self.kappa)?;
-        let first = self.a_range.map_or(a0, |(f, _)| f);
-        self.a_range = Some((first, a1));
+    fn observe_step(&mut self, step: &StepPositions<'_, T>) -> Result<(), IntegrateError> {
+        self.projection.add_step(step, &mut self.kappa)?;
+        let first = self.a_range.map_or(step.a0, |(f, _)| f);
+        self.a_range = Some((first, step.a1));
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<f64, AdjointError> {
+    fn finish(&mut self, comm: &dyn Comm) -> Result<f64, IntegrateError> {
         let Some((a_first, a_last)) = self.a_range else {
-            return Err(AdjointError::Observable(
+            return Err(IntegrateError::Observer(
                 "convergence loss: no step was observed".into(),
             ));
         };
+        if comm.size() > 1 {
+            comm.all_reduce_sum(&mut self.kappa)?;
+        }
         let mean = self.projection.mean_convergence(a_first, a_last)?;
         let s2 = self.sigma * self.sigma;
         let mut value = 0.0;
@@ -94,19 +92,14 @@ impl<M: SkyMap, T: Real> StepObservable<T> for ConvergenceLoss<'_, M> {
 
     fn step_vjp(
         &self,
-        _step: usize,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
+        step: &StepPositions<'_, T>,
         x0_bar: &mut [[T; 3]],
         x1_bar: &mut [[T; 3]],
-    ) -> Result<(), AdjointError> {
+    ) -> Result<(), IntegrateError> {
         let bar = self.kappa_bar.as_ref().ok_or_else(|| {
-            AdjointError::Observable("convergence loss: step_vjp before finish".into())
+            IntegrateError::Observer("convergence loss: step_vjp before finish".into())
         })?;
-        self.projection
-            .step_vjp(a0, a1, x0, x1, bar, x0_bar, x1_bar)?;
+        self.projection.step_vjp(step, bar, x0_bar, x1_bar)?;
         Ok(())
     }
 }

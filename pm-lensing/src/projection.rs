@@ -22,6 +22,7 @@ use nalgebra::SVector;
 use num_dual::{Derivative, Dual64, DualSVec64};
 use pm_cosmo::Scalar;
 use pm_fft::Real;
+use pm_integrate::StepPositions;
 use pm_mesh::Positions;
 use rayon::prelude::*;
 
@@ -91,59 +92,38 @@ impl<M: SkyMap> BornProjection<M> {
         Ok(self.kernel.mean_convergence(r_lo, r_hi))
     }
 
-    /// Adds the crossings of a step from `x0` at `a0` to `x1` at `a1` to `kappa` (one value
-    /// per pixel; the mean term is not subtracted).
+    /// Adds the crossings of a step (the particles from `step.x0` at `step.a0` to `step.x1`
+    /// at `step.a1`) to `kappa` (one value per pixel; the mean term is not subtracted).
     pub fn add_step<T: Real>(
         &self,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
+        step: &StepPositions<'_, T>,
         kappa: &mut [f64],
     ) -> Result<StepCrossings, LensingError> {
-        self.check(x0, x1, kappa.len(), "convergence map")?;
-        self.accumulate(
-            a0,
-            a1,
-            x0,
-            x1,
-            |x, _| x,
-            None,
-            |pix, v: f64| kappa[pix] += v,
-        )
+        self.check(step, kappa.len(), "convergence map")?;
+        self.accumulate(step, |x, _| x, None, |pix, v: f64| kappa[pix] += v)
     }
 
-    /// Jacobian-vector product of [`Self::add_step`]: adds `d kappa` for position
-    /// perturbations `dx0`, `dx1` (Mpc/h, one per particle) into `dkappa`.
+    /// Jacobian-vector product of [`Self::add_step`]: adds `d kappa` for the position
+    /// perturbations `[dx0, dx1]` (Mpc/h, one per particle) into `dkappa`.
     pub fn step_jvp<T: Real>(
         &self,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-        dx0: &[[f64; 3]],
-        dx1: &[[f64; 3]],
+        step: &StepPositions<'_, T>,
+        [dx0, dx1]: [&[[f64; 3]]; 2],
         dkappa: &mut [f64],
     ) -> Result<(), LensingError> {
-        self.check(x0, x1, dkappa.len(), "map tangent")?;
+        self.check(step, dkappa.len(), "map tangent")?;
         for (what, d) in [("dx0", dx0), ("dx1", dx1)] {
-            if d.len() != x0.len() {
+            if d.len() != step.x0.len() {
                 return Err(LensingError::Length {
                     what,
-                    expected: x0.len(),
+                    expected: step.x0.len(),
                     got: d.len(),
                 });
             }
         }
-        self.accumulate(
-            a0,
-            a1,
-            x0,
-            x1,
-            Dual64::new,
-            Some((dx0, dx1)),
-            |pix, v: Dual64| dkappa[pix] += v.eps,
-        )?;
+        self.accumulate(step, Dual64::new, Some((dx0, dx1)), |pix, v: Dual64| {
+            dkappa[pix] += v.eps
+        })?;
         Ok(())
     }
 
@@ -151,15 +131,13 @@ impl<M: SkyMap> BornProjection<M> {
     /// map, adds `dL/dx0` into `x0_bar` and `dL/dx1` into `x1_bar` (per particle).
     pub fn step_vjp<T: Real>(
         &self,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
+        step: &StepPositions<'_, T>,
         kappa_bar: &[f64],
         x0_bar: &mut [[T; 3]],
         x1_bar: &mut [[T; 3]],
     ) -> Result<(), LensingError> {
-        self.check(x0, x1, kappa_bar.len(), "map cotangent")?;
+        self.check(step, kappa_bar.len(), "map cotangent")?;
+        let (x0, x1) = (&step.x0, &step.x1);
         for (what, b) in [
             ("x0 cotangent", x0_bar.len()),
             ("x1 cotangent", x1_bar.len()),
@@ -172,10 +150,10 @@ impl<M: SkyMap> BornProjection<M> {
                 });
             }
         }
-        let Some(step) = self.prepare(a0, a1, x0, x1)? else {
+        let Some(step) = self.prepare(step)? else {
             return Ok(());
         };
-        let vp = self.particle_volume(x0.len());
+        let vp = self.particle_volume(x0);
         let l = self.cone.box_size();
         x0_bar
             .par_chunks_mut(CHUNK)
@@ -226,17 +204,20 @@ impl<M: SkyMap> BornProjection<M> {
     }
 
     /// `V/N`, Mpc^3/h^3.
-    fn particle_volume(&self, n: usize) -> f64 {
+    /// The comoving volume per particle, `V / N`, with `N` the particles of the whole
+    /// lattice (all ranks' particles; the particles given, for absolute positions).
+    fn particle_volume<T: Real>(&self, x: &Positions<'_, T>) -> f64 {
+        let n = x.lattice().map_or(x.len(), |l| l.len());
         self.cone.box_size().iter().product::<f64>() / n as f64
     }
 
     fn check<T: Real>(
         &self,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
+        step: &StepPositions<'_, T>,
         map_len: usize,
         what: &'static str,
     ) -> Result<(), LensingError> {
+        let (x0, x1) = (&step.x0, &step.x1);
         if x1.len() != x0.len() {
             return Err(LensingError::Length {
                 what: "positions at the step's end",
@@ -256,13 +237,9 @@ impl<M: SkyMap> BornProjection<M> {
 
     /// The step's cone radii and the replicas to visit; `None` when the step lies beyond the
     /// sources or holds no particle.
-    fn prepare<T: Real>(
-        &self,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
-    ) -> Result<Option<Step>, LensingError> {
+    fn prepare<T: Real>(&self, step: &StepPositions<'_, T>) -> Result<Option<Step>, LensingError> {
+        let StepPositions { a0, a1, x0, x1, .. } = *step;
+        let (x0, x1) = (&x0, &x1);
         if !(a1 > a0) {
             return Err(crate::error::config(
                 "step",
@@ -361,19 +338,17 @@ impl<M: SkyMap> BornProjection<M> {
     #[allow(clippy::type_complexity)]
     fn accumulate<T: Real, S: Scalar>(
         &self,
-        a0: f64,
-        a1: f64,
-        x0: &Positions<'_, T>,
-        x1: &Positions<'_, T>,
+        positions: &StepPositions<'_, T>,
         make: impl Fn(f64, f64) -> S + Sync,
         tangent: Option<(&[[f64; 3]], &[[f64; 3]])>,
         mut apply: impl FnMut(usize, S),
     ) -> Result<StepCrossings, LensingError> {
-        let Some(step) = self.prepare(a0, a1, x0, x1)? else {
+        let Some(step) = self.prepare(positions)? else {
             return Ok(StepCrossings::default());
         };
+        let (x0, x1) = (&positions.x0, &positions.x1);
         let n = x0.len();
-        let vp = self.particle_volume(n);
+        let vp = self.particle_volume(x0);
         let l = self.cone.box_size();
         let mut crossings = 0;
         let chunks: Vec<usize> = (0..n.div_ceil(CHUNK)).collect();

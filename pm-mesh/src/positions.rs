@@ -132,6 +132,16 @@ impl<T: Real> Positions<'_, T> {
         self.len() == 0
     }
 
+    /// The Lagrangian lattice the particles belong to (all ranks' particles), if any.
+    pub fn lattice(&self) -> Option<Lattice> {
+        match self {
+            Positions::Absolute(_) => None,
+            Positions::Displaced { lattice, .. } | Positions::Indexed { lattice, .. } => {
+                Some(*lattice)
+            }
+        }
+    }
+
     /// Position of particle `i` in Mpc/h (not wrapped).
     #[inline]
     pub fn position(&self, i: usize) -> [f64; 3] {
