@@ -2,6 +2,7 @@
 //! and `pm reconstruct` (the white noise of a snapshot's run, recovered from its final
 //! density by gradient descent).
 
+use pm_decomp::SerialComm;
 use std::path::{Path, PathBuf};
 
 use ndarray_npy::{ReadableElement, WritableElement};
@@ -90,14 +91,18 @@ fn loss<K: ForceKernel>(
     noise: &RealField<f64>,
     objective: &dyn Objective<f64>,
 ) -> Result<f64, CliError> {
-    let lpt = sim.lpt_from(noise)?;
-    let start = lpt.state(sim.scale_factors()[0], sim.growth())?;
-    let state = sim.evolve(start, Some(&lpt), &mut [])?;
+    let lpt = sim.lpt_from(&SerialComm, noise)?;
+    let carry = sim.stepper().needs_lpt();
+    let start = lpt.into_state(sim.scale_factors()[0], sim.growth(), carry)?;
+    let state = sim.evolve(start, &mut [])?;
     Ok(objective
-        .evaluate(ObjectiveInput {
-            noise,
-            state: &state,
-        })?
+        .evaluate(
+            &SerialComm,
+            ObjectiveInput {
+                noise,
+                state: &state,
+            },
+        )?
         .value)
 }
 
@@ -114,7 +119,7 @@ pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliEr
     let mesh = Mesh::cubic(plan.config.simulation.mesh, plan.config.simulation.box_size)?;
     let objective = Painted::new(HalfVariance { mesh });
     let noise = sim.white_noise()?;
-    let gradient = value_and_gradient(&sim, &noise, &objective)?;
+    let gradient = value_and_gradient(&SerialComm, &sim, &noise, &objective)?;
     let mut checks = Vec::new();
     let particle_mesh = *sim.particle_mesh();
     for d in 0..directions {
@@ -148,7 +153,7 @@ pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliEr
         ));
     }
     if plan.config.cosmology.power_spectrum == "eisenstein_hu" {
-        let adjoint = run_cosmology_gradient(&sim, &noise, &gradient, None)?.total;
+        let adjoint = run_cosmology_gradient(&SerialComm, &sim, &noise, &gradient, None)?.total;
         for p in Param::ALL {
             let value = parameter_value(&plan.cosmology, p);
             let h = 3e-6 * value.abs().max(0.1);

@@ -60,11 +60,7 @@ impl PartialDir {
         if target.exists() && !replace {
             return Err(io_error(target, "exists already"));
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| io_error(target, "not a directory path"))?
-            .to_string_lossy();
-        let tmp = target.with_file_name(format!(".{name}.partial"));
+        let tmp = Self::path_for(target)?;
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| io_error(&tmp, e))?;
         }
@@ -74,6 +70,16 @@ impl PartialDir {
             target: target.to_path_buf(),
             committed: false,
         })
+    }
+
+    /// The hidden name `target` is written under (`.<name>.partial` beside it), as every
+    /// rank of a run that writes into it computes it.
+    pub fn path_for(target: &Path) -> Result<PathBuf, CliError> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| io_error(target, "not a directory path"))?
+            .to_string_lossy();
+        Ok(target.with_file_name(format!(".{name}.partial")))
     }
 
     /// Where a file named `name` goes while the directory is being written.
@@ -132,4 +138,142 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), CliError> {
 /// Writes `bytes`, atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| io_error(path, e)))
+}
+
+/// A `.npy` file (format 1.0, little-endian, C order) written in pieces, possibly by several
+/// ranks at once: [`NpyFile::create`] (one rank) writes the header and sizes the file, then
+/// every rank writes its elements at their offsets ([`NpyFile::write_rows`],
+/// [`NpyFile::write_run`]) without touching the others'. numpy and ndarray-npy read it as
+/// any `.npy`.
+#[derive(Debug, Clone)]
+pub struct NpyFile {
+    path: PathBuf,
+    header: Vec<u8>,
+    elements: u64,
+    element_bytes: u64,
+}
+
+impl NpyFile {
+    /// The file at `path` for an array of `T` of `shape`.
+    pub fn new<T: pm_fft::Real>(path: &Path, shape: &[usize]) -> Self {
+        let descr = if T::NAME == "f32" { "<f4" } else { "<f8" };
+        Self {
+            path: path.to_path_buf(),
+            header: npy_header(descr, shape),
+            elements: shape.iter().map(|&n| n as u64).product(),
+            element_bytes: std::mem::size_of::<T>() as u64,
+        }
+    }
+
+    /// Creates the file with its header, sized for the whole array (the data reads as zero
+    /// until written).
+    pub fn create(&self) -> Result<(), CliError> {
+        let mut file = File::create(&self.path).map_err(|e| io_error(&self.path, e))?;
+        file.write_all(&self.header)
+            .map_err(|e| io_error(&self.path, e))?;
+        let len = self.header.len() as u64 + self.elements * self.element_bytes;
+        file.set_len(len).map_err(|e| io_error(&self.path, e))
+    }
+
+    /// Writes `data` as the elements `first..first + data.len()` (C order), then syncs.
+    pub fn write_run<T: pm_fft::Real>(&self, first: u64, data: &[T]) -> Result<(), CliError> {
+        let file = self.open()?;
+        self.write_at(&file, first, data)?;
+        file.sync_data().map_err(|e| io_error(&self.path, e))
+    }
+
+    /// Writes rows of `R` elements: `rows[k]` is row `ids[k]` of an `(n, R)` array. The rows
+    /// are sorted by index and runs of consecutive indices written at once, then the file is
+    /// synced.
+    pub fn write_rows<T: pm_fft::Real, const R: usize>(
+        &self,
+        ids: &[u64],
+        rows: &[[T; R]],
+    ) -> Result<(), CliError> {
+        if ids.len() != rows.len() {
+            return Err(io_error(
+                &self.path,
+                format!("{} row indices for {} rows", ids.len(), rows.len()),
+            ));
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&k| ids[k]);
+        let file = self.open()?;
+        let mut run: Vec<T> = Vec::new();
+        let mut start = 0u64;
+        let mut next = 0u64;
+        for &k in &order {
+            let id = ids[k];
+            if run.is_empty() || id != next {
+                if !run.is_empty() {
+                    self.write_at(&file, start * R as u64, &run)?;
+                    run.clear();
+                }
+                start = id;
+            }
+            run.extend_from_slice(&rows[k]);
+            next = id + 1;
+        }
+        if !run.is_empty() {
+            self.write_at(&file, start * R as u64, &run)?;
+        }
+        file.sync_data().map_err(|e| io_error(&self.path, e))
+    }
+
+    fn open(&self) -> Result<File, CliError> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.path, e))
+    }
+
+    fn write_at<T: pm_fft::Real>(
+        &self,
+        file: &File,
+        first: u64,
+        data: &[T],
+    ) -> Result<(), CliError> {
+        use std::os::unix::fs::FileExt;
+        let end = first + data.len() as u64;
+        if end > self.elements {
+            return Err(io_error(
+                &self.path,
+                format!(
+                    "elements {first}..{end} beyond the array's {}",
+                    self.elements
+                ),
+            ));
+        }
+        let bytes = pm_decomp::encode(data);
+        let offset = self.header.len() as u64 + first * self.element_bytes;
+        file.write_all_at(&bytes, offset)
+            .map_err(|e| io_error(&self.path, e))
+    }
+}
+
+/// The header of a `.npy` file, format 1.0: magic, version, header length, the dict
+/// `{'descr': ..., 'fortran_order': False, 'shape': (...), }` padded with spaces and a
+/// newline to a multiple of 64 bytes (numpy's alignment).
+pub fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let mut header = Vec::with_capacity(total);
+    header.extend_from_slice(b"\x93NUMPY\x01\x00");
+    header.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(total - 1, b' ');
+    header.push(b'\n');
+    header
 }

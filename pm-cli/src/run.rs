@@ -7,12 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ndarray_npy::WritableElement;
-use pm_decomp::{Comm, CommData, CommExt, ThreadComm};
+use pm_decomp::{Comm, CommExt, SerialComm, ThreadComm};
 use pm_fft::Real;
 use pm_force::ForceKernel;
-use pm_integrate::{
-    DistributedRun, IntegrateError, ModeOptions, Observer, Simulation, State, StepInfo, TimeSteps,
-};
+use pm_integrate::{IntegrateError, ModeOptions, Observer, Simulation, State, StepInfo, TimeSteps};
 use pm_lensing::ConvergenceObserver;
 use pm_mesh::Scheme;
 use serde::Serialize;
@@ -22,7 +20,9 @@ use crate::config::{Precision, RunPlan, kernel_name};
 use crate::kernel::ConfiguredKernel;
 use crate::output::write_json;
 use crate::progress::{Progress, peak_memory_bytes};
-use crate::snapshot::{Products, SnapshotMeta, scheme_name, snapshot_dir_name, write_snapshot};
+use crate::snapshot::{
+    Products, SnapshotMeta, SnapshotTarget, scheme_name, snapshot_dir_name, write_snapshot,
+};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -141,20 +141,19 @@ pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError>
     let start = Instant::now();
     let pool = thread_pool(plan)?;
     check_ranks(plan, options.ranks)?;
-    let snapshots = pool.install(|| match (plan.config.simulation.precision, options.ranks) {
-        (Precision::F32, 1) => run_typed::<f32>(plan, options),
-        (Precision::F64, 1) => run_typed::<f64>(plan, options),
-        (Precision::F32, _) => run_ranks::<f32>(plan, options),
-        (Precision::F64, _) => run_ranks::<f64>(plan, options),
+    let snapshots = pool.install(|| match plan.config.simulation.precision {
+        Precision::F32 => run_ranks::<f32>(plan, options),
+        Precision::F64 => run_ranks::<f64>(plan, options),
     })?;
     finish_summary(plan, options, snapshots, pool.current_num_threads(), start)
 }
 
 /// [`run`] split over the ranks of `comm` (every rank calls it, e.g. each process of an
-/// MPI job; `options.ranks` is ignored): the slab-decomposed run of [`DistributedRun`],
-/// where rank 0 checks and writes the run directory, the snapshots (gathered) and
-/// `summary.json`. Returns the summary on every rank (its snapshots only on rank 0; its
-/// peak memory is this process's). Collective.
+/// MPI job; `options.ranks` is ignored): the same run as on one rank, each rank holding the
+/// particles of its slab. Rank 0 checks the run directory and writes `config.toml`, the
+/// snapshots' headers and side-cars, the lensing maps and `summary.json`; every rank writes
+/// its own particles into the snapshots' arrays. Returns the summary on every rank (its
+/// snapshots only on rank 0; its peak memory is this process's). Collective.
 ///
 /// Errors: as [`run`], on every rank (a directory rank 0 refuses is reported on the
 /// others as a collective failure).
@@ -164,15 +163,6 @@ pub fn run_on(
     comm: &dyn Comm,
 ) -> Result<RunSummary, CliError> {
     check_ranks(plan, comm.size())?;
-    if plan.lensing.is_some() {
-        // The lightcone observer runs on one rank only (check_ranks refuses it for more).
-        return Err(CliError::Config {
-            key: "--mpi".into(),
-            reason: "lensing maps are built on one rank only for now; run without --mpi or \
-                     set lensing.enabled = false"
-                .into(),
-        });
-    }
     let checked = if comm.rank() == 0 {
         prepare_directory(&options.directory, options.overwrite)
     } else {
@@ -211,8 +201,8 @@ pub fn run_on(
         });
     }
     let snapshots = match plan.config.simulation.precision {
-        Precision::F32 => run_distributed::<f32>(plan, options, comm),
-        Precision::F64 => run_distributed::<f64>(plan, options, comm),
+        Precision::F32 => run_rank::<f32>(plan, options, comm),
+        Precision::F64 => run_rank::<f64>(plan, options, comm),
     }?;
     let threads = rayon::current_num_threads();
     if comm.rank() == 0 {
@@ -268,9 +258,17 @@ fn finish_summary(
     Ok(summary)
 }
 
-/// The simulation a plan describes, in precision `T`.
+/// The one-rank simulation a plan describes, in precision `T`.
 pub fn build_simulation<T: Real>(
     plan: &RunPlan,
+) -> Result<Simulation<T, ConfiguredKernel>, CliError> {
+    build_simulation_on(plan, &SerialComm)
+}
+
+/// The calling rank's share of the simulation a plan describes over `comm`. Collective.
+pub fn build_simulation_on<T: Real>(
+    plan: &RunPlan,
+    comm: &dyn Comm,
 ) -> Result<Simulation<T, ConfiguredKernel>, CliError> {
     let s = &plan.config.simulation;
     let f = &plan.config.force;
@@ -293,28 +291,40 @@ pub fn build_simulation<T: Real>(
         Some(path) => builder.white_noise_file(path),
         None => builder.seed(s.seed),
     };
-    Ok(builder.build()?)
+    Ok(builder.build_on(comm)?)
 }
 
-fn run_typed<T: Real + WritableElement>(
+/// This rank's part of the run of `plan` over `comm` (the one-rank run on `SerialComm`): its
+/// share of the particles through every step, every rank writing its own particles into
+/// the snapshots at their output times, the lensing observers fed on every rank. Returns the
+/// snapshot directories on rank 0. Collective: every rank stops at the same step when SIGINT,
+/// SIGTERM or SIGHUP arrives on any.
+fn run_rank<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
+    comm: &dyn Comm,
 ) -> Result<Vec<PathBuf>, CliError> {
-    let sim = build_simulation::<T>(plan)?;
-    let noise = sim.white_noise()?;
-    let lpt = sim.lpt_from(&noise)?;
-    drop(noise);
-    let initial = lpt.state(plan.scale_factors[0], sim.growth())?;
-    start_directory(plan, options)?;
+    let sim = build_simulation_on::<T>(plan, comm)?;
+    let initial = sim.initial_state(comm)?;
+    let started = if comm.rank() == 0 {
+        start_directory(plan, options)
+    } else {
+        Ok(())
+    };
+    agree(comm, started, || CliError::Io {
+        path: options.directory.clone(),
+        reason: "rank 0 could not create the run directory".into(),
+    })?;
     let meta = snapshot_meta(plan, &sim);
-    let progress = Progress::new(plan.scale_factors.len() - 1, options.progress);
+    let steps = plan.scale_factors.len() - 1;
+    let progress = Progress::new(steps, options.progress && comm.rank() == 0);
     let written = RefCell::new(Vec::new());
     let failure = RefCell::new(None);
     let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
         progress.step(info.index, info.a);
         if plan.outputs.contains(&info.index) {
-            match snapshot_at(plan, options, &sim, &meta, info.index, state) {
-                Ok(path) => written.borrow_mut().push(path),
+            match snapshot_at(plan, options, &sim, &meta, info.index, state, comm) {
+                Ok(path) => written.borrow_mut().extend(path),
                 Err(e) => {
                     let message = e.to_string();
                     *failure.borrow_mut() = Some(e);
@@ -322,7 +332,8 @@ fn run_typed<T: Real + WritableElement>(
                 }
             }
         }
-        if interrupted() {
+        // Every rank stops at the same step when a signal arrives on any.
+        if info.index < info.steps && comm.sum_u64(u64::from(interrupted()))? > 0 {
             return Err(IntegrateError::Observer("interrupted".into()));
         }
         Ok(())
@@ -345,7 +356,7 @@ fn run_typed<T: Real + WritableElement>(
         if let Some(o) = full.as_mut() {
             observers.push(o);
         }
-        sim.evolve(initial, Some(&lpt), &mut observers)
+        sim.evolve_on(comm, initial, &mut observers)
     };
     progress.finish();
     if let Some(e) = failure.into_inner() {
@@ -358,27 +369,60 @@ fn run_typed<T: Real + WritableElement>(
                     path: options.directory.join("lensing"),
                     reason: e.to_string(),
                 };
-                let flat = flat.map(|o| o.finish()).transpose().map_err(to_cli)?;
-                let full = full.map(|o| o.finish()).transpose().map_err(to_cli)?;
+                let flat = flat.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
+                let full = full.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
                 let a = &plan.scale_factors;
-                crate::lensing::write_lensing(
-                    &options.directory,
-                    lensing,
-                    flat.as_deref(),
-                    full.as_deref(),
-                    [a[0], a[a.len() - 1]],
-                    sim.power(),
-                    sim.growth(),
-                )?;
+                let wrote = if comm.rank() == 0 {
+                    crate::lensing::write_lensing(
+                        &options.directory,
+                        lensing,
+                        flat.as_deref(),
+                        full.as_deref(),
+                        [a[0], a[a.len() - 1]],
+                        sim.power(),
+                        sim.growth(),
+                    )
+                    .map(drop)
+                } else {
+                    Ok(())
+                };
+                agree(comm, wrote, || CliError::Io {
+                    path: options.directory.join("lensing"),
+                    reason: "rank 0 could not write the lensing maps".into(),
+                })?;
             }
             Ok(written.into_inner())
         }
+        Err(IntegrateError::Observer(m)) if m == "interrupted" => Err(CliError::Interrupted {
+            directory: options.directory.clone(),
+            snapshots: written.into_inner().len(),
+        }),
         Err(_) if interrupted() => Err(CliError::Interrupted {
             directory: options.directory.clone(),
             snapshots: written.into_inner().len(),
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Agrees on a local result over the ranks: a rank that failed returns its own error, the
+/// others `other()` (so that no rank waits in a later collective). Collective.
+fn agree(
+    comm: &dyn Comm,
+    local: Result<(), CliError>,
+    other: impl FnOnce() -> CliError,
+) -> Result<(), CliError> {
+    if comm.size() == 1 {
+        return local;
+    }
+    let failed = comm
+        .sum_u64(u64::from(local.is_err()))
+        .map_err(IntegrateError::from)?;
+    local?;
+    if failed > 0 {
+        return Err(other());
+    }
+    Ok(())
 }
 
 /// Clears a previous run from the run directory, creates it and writes `config.toml`.
@@ -424,7 +468,9 @@ fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>)
     }
 }
 
-/// Writes the snapshot of `state` after step `index`.
+/// Writes the snapshot of every rank's particles after step `index` (`state` holds this
+/// rank's); its directory on rank 0. Collective.
+#[allow(clippy::too_many_arguments)]
 fn snapshot_at<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
@@ -432,7 +478,8 @@ fn snapshot_at<T: Real + WritableElement>(
     meta: &SnapshotMeta,
     index: usize,
     state: &State<T>,
-) -> Result<PathBuf, CliError> {
+    comm: &dyn Comm,
+) -> Result<Option<PathBuf>, CliError> {
     let c = &plan.config.output;
     let meta = SnapshotMeta {
         a: state.a,
@@ -452,21 +499,18 @@ fn snapshot_at<T: Real + WritableElement>(
         power: c.power,
         plots: c.plots,
     };
-    write_snapshot(
-        &dir,
-        true,
-        meta,
-        &state.positions(),
-        &state.mom,
+    let target = SnapshotTarget {
+        dir: &dir,
+        replace: true,
         products,
-        Scheme::Cic,
-        &linear,
-    )
+        scheme: Scheme::Cic,
+        linear: &linear,
+    };
+    write_snapshot(comm, &target, meta, state)
 }
 
-/// Checks that a plan can run on `ranks` thread ranks: at least 1, and for more than one,
-/// no `[lensing]` (the lightcone observer is not distributed yet) and no more ranks than
-/// the particle grid and the force mesh have planes.
+/// Checks that a plan can run on `ranks` ranks: at least 1, and no more ranks than the
+/// particle grid and the force mesh have planes.
 pub fn check_ranks(plan: &RunPlan, ranks: usize) -> Result<(), CliError> {
     let bad = |reason: String| CliError::Config {
         key: "--ranks".into(),
@@ -478,11 +522,6 @@ pub fn check_ranks(plan: &RunPlan, ranks: usize) -> Result<(), CliError> {
     if ranks == 1 {
         return Ok(());
     }
-    if plan.lensing.is_some() {
-        return Err(bad(format!(
-            "{ranks}: lensing maps are built on one rank only for now; drop --ranks or set lensing.enabled = false"
-        )));
-    }
     let s = &plan.config.simulation;
     let planes = s.particles.min(s.mesh);
     if ranks > planes {
@@ -493,79 +532,23 @@ pub fn check_ranks(plan: &RunPlan, ranks: usize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The run split over `options.ranks` thread ranks ([`DistributedRun`]): each rank steps its
-/// share of the particles; at each snapshot time the state is gathered and rank 0 writes it.
-fn run_ranks<T: Real + WritableElement + CommData>(
+/// The run on `options.ranks` ranks of the in-process thread communicator (one rank: the
+/// serial run on `SerialComm`); the snapshot directories written by rank 0.
+fn run_ranks<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
 ) -> Result<Vec<PathBuf>, CliError> {
-    let results = ThreadComm::run(options.ranks, |comm| {
-        run_distributed::<T>(plan, options, comm)
-    })
-    .map_err(IntegrateError::from)?;
+    if options.ranks == 1 {
+        return run_rank::<T>(plan, options, &SerialComm);
+    }
+    let results = ThreadComm::run(options.ranks, |comm| run_rank::<T>(plan, options, comm))
+        .map_err(IntegrateError::from)?;
     let mut first = None;
     for r in results {
         let written = r?;
         first.get_or_insert(written);
     }
     Ok(first.unwrap_or_default())
-}
-
-/// This rank's part of the distributed run: its share of the particles through every step;
-/// at each snapshot time the state is gathered and rank 0 writes it (and returns the
-/// snapshot directories). Collective.
-fn run_distributed<T: Real + WritableElement + CommData>(
-    plan: &RunPlan,
-    options: &RunOptions,
-    comm: &dyn Comm,
-) -> Result<Vec<PathBuf>, CliError> {
-    let sim = build_simulation::<T>(plan)?;
-    let meta = snapshot_meta(plan, &sim);
-    let steps = plan.scale_factors.len() - 1;
-    let progress = Progress::new(steps, options.progress && comm.rank() == 0);
-    let run = DistributedRun::new(&sim, comm)?;
-    let mut state = run.initial_state(comm)?;
-    let started = if comm.rank() == 0 {
-        start_directory(plan, options)
-    } else {
-        Ok(())
-    };
-    let failed = comm
-        .sum_u64(u64::from(started.is_err()))
-        .map_err(IntegrateError::from)?;
-    started?;
-    if failed > 0 {
-        return Err(CliError::Io {
-            path: options.directory.clone(),
-            reason: "rank 0 could not create the run directory".into(),
-        });
-    }
-    run.migrate(comm, &mut state)?;
-    let mut written = Vec::new();
-    for index in 0..=steps {
-        if index > 0 {
-            run.step(comm, &mut state, plan.scale_factors[index])?;
-        }
-        progress.step(index, state.a);
-        if plan.outputs.contains(&index) {
-            let full = state.gather(comm)?;
-            if comm.rank() == 0 {
-                written.push(snapshot_at(plan, options, &sim, &meta, index, &full)?);
-            }
-        }
-        // Every rank stops at the same step when SIGINT arrives on any.
-        let stop = comm
-            .sum_u64(u64::from(interrupted()))
-            .map_err(IntegrateError::from)?;
-        if stop > 0 && index < steps {
-            return Err(CliError::Interrupted {
-                directory: options.directory.clone(),
-                snapshots: written.len(),
-            });
-        }
-    }
-    progress.finish();
-    Ok(written)
 }
 
 /// Writes the full configuration of the run (every default filled in) as `config.toml`.

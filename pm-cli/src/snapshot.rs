@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, ReadableElement, WritableElement};
 use pm_cosmo::Cosmology;
+use pm_decomp::{Comm, CommExt};
 use pm_fft::{CpuFft3d, Real};
+use pm_integrate::State;
 use pm_mesh::{
-    Mesh, Positions, PowerOptions, PowerSpectrum, RealField, Scheme, density_contrast,
-    power_spectrum,
+    Mesh, MeshBlock, Positions, PowerOptions, PowerSpectrum, RealField, Scheme, density_contrast,
+    mean_particle_mass, power_spectrum, power_spectrum_on,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
-use crate::output::{PartialDir, write_bytes, write_json, write_npy};
+use crate::output::{NpyFile, PartialDir, write_bytes, write_json};
 use crate::plot::{Curve, density_slice_png, power_spectrum_png};
 
 /// The name of a snapshot directory for scale factor `a`.
@@ -181,30 +183,68 @@ pub struct Products {
     pub plots: bool,
 }
 
-/// Writes the snapshot of `disp`/`mom` on `lattice` at `meta.a` into `dir` (whole or not at
-/// all); `linear(k)` is linear theory at that time for the P(k) column and plot.
+/// Where and what a snapshot writes.
+pub struct SnapshotTarget<'a> {
+    /// The snapshot directory.
+    pub dir: &'a Path,
+    /// Replace an existing directory of that name.
+    pub replace: bool,
+    /// What to write besides `meta.json`.
+    pub products: Products,
+    /// Mass assignment of the density and P(k).
+    pub scheme: Scheme,
+    /// Linear theory `D1(a)^2 P_lin(k)` at the snapshot's time, for the P(k) column and plot.
+    pub linear: &'a dyn Fn(f64) -> f64,
+}
+
+/// Writes the snapshot of every rank's particles at `meta.a` into `target.dir`, whole or not
+/// at all; `state` holds this rank's particles (all of them on one rank). Returns the
+/// directory on rank 0. Collective.
+///
+/// Written in parallel, nothing gathered: rank 0 creates the hidden `.a_X.partial`
+/// directory and the `.npy` files with their headers at their full length; every rank then
+/// writes its own particles' rows at their lattice indices (`positions.npy`, `momenta.npy`:
+/// row `i` is lattice point `i`) and its own x-planes of the density (painted on its slab of
+/// the force mesh, with the ghost planes exchanged); the P(k) is binned per rank and the bins
+/// added over the ranks; rank 0 writes `power.csv`, the pictures and `meta.json` and renames
+/// the directory into place once every rank has written. Memory per rank: its particles'
+/// wrapped positions (`12` or `24` bytes each), an index per particle (8 bytes), and its
+/// slab of the force mesh (real and Fourier) when the density, P(k) or pictures are asked.
 pub fn write_snapshot<T: Real + WritableElement>(
-    dir: &Path,
-    replace: bool,
+    comm: &dyn Comm,
+    target: &SnapshotTarget<'_>,
     mut meta: SnapshotMeta,
-    positions: &Positions<'_, T>,
-    momenta: &[[T; 3]],
-    products: Products,
-    scheme: Scheme,
-    linear: &dyn Fn(f64) -> f64,
-) -> Result<PathBuf, CliError> {
-    let out = PartialDir::create(dir, replace)?;
-    let n = positions.len();
+    state: &State<T>,
+) -> Result<Option<PathBuf>, CliError> {
+    let rank0 = comm.rank() == 0;
+    let created = rank0.then(|| PartialDir::create(target.dir, target.replace));
+    let out = match created {
+        Some(Ok(out)) => Some(out),
+        Some(Err(e)) => {
+            agree(comm, Err(e), target.dir)?;
+            unreachable!("agree returns the error")
+        }
+        None => None,
+    };
+    agree(comm, Ok(()), target.dir)?;
+    let tmp = PartialDir::path_for(target.dir)?;
+    let n = state.lattice.len();
     let dtype = dtype_name::<T>().to_string();
+    let products = target.products;
     // Everything is measured from the positions as stored (wrapped, in T), so `pm power` on
     // the snapshot reproduces power.csv exactly.
     let l = meta.box_size;
-    let wrapped: Vec<[T; 3]> = (0..n)
-        .map(|i| positions.position(i).map(|x| wrap::<T>(x, l)))
+    let wrapped: Vec<[T; 3]> = (0..state.len())
+        .map(|i| state.position(i).map(|x| wrap::<T>(x, l)))
         .collect();
     if products.particles {
-        write_npy(&out.file("positions.npy"), wrapped.as_flattened(), &[n, 3])?;
-        write_npy(&out.file("momenta.npy"), momenta.as_flattened(), &[n, 3])?;
+        let ids: Vec<u64> = (0..state.len()).map(|i| state.id(i)).collect();
+        for (name, rows) in [("positions.npy", &wrapped), ("momenta.npy", &state.mom)] {
+            let path = tmp.join(name);
+            let file = NpyFile::new::<T>(&path, &[n, 3]);
+            agree(comm, if rank0 { file.create() } else { Ok(()) }, &path)?;
+            agree(comm, file.write_rows(&ids, rows), &path)?;
+        }
         meta.files.insert(
             "positions".into(),
             FileEntry {
@@ -229,11 +269,14 @@ pub fn write_snapshot<T: Real + WritableElement>(
     }
     if products.density || products.power || products.plots {
         let m = meta.mesh;
-        let (delta, power) =
-            measure_density(&Positions::Absolute(&wrapped), meta.box_size, m, scheme)?;
-        let lin: Vec<f64> = power.k.iter().map(|&k| linear(k)).collect();
+        let block = density_block::<T>(comm, Mesh::cubic(m, l)?, &wrapped, n, target.scheme)?;
+        let DensityBlock { block, delta } = block;
         if products.density {
-            write_npy(&out.file("density.npy"), delta.as_slice(), &[m, m, m])?;
+            let path = tmp.join("density.npy");
+            let file = NpyFile::new::<T>(&path, &[m, m, m]);
+            agree(comm, if rank0 { file.create() } else { Ok(()) }, &path)?;
+            let first = (block.x_planes().start * m * m) as u64;
+            agree(comm, file.write_run(first, delta.as_slice()), &path)?;
             meta.files.insert(
                 "density".into(),
                 FileEntry {
@@ -243,80 +286,175 @@ pub fn write_snapshot<T: Real + WritableElement>(
                     description: format!(
                         "density contrast delta = rho / rho_mean - 1, {} paint on the force mesh, \
                          C order [x][y][z]",
-                        scheme_name(scheme)
+                        scheme_name(target.scheme)
                     ),
                 },
             );
         }
-        if products.power {
-            write_power_csv(&out.file("power.csv"), &power, Some(&lin))?;
-            meta.power = Some(PowerMeta {
-                file: "power.csv".into(),
-                mesh: m,
-                scheme: scheme_name(scheme).into(),
-                shot_noise: meta.box_size.powi(3) / n as f64,
-            });
-        }
-        if products.plots {
-            let title = format!(
-                "a = {:.3}  {}^3 particles  {} Mpc/h",
-                meta.a, meta.particles, meta.box_size
-            );
-            // A slab of 1/16 of the box from x = 0, projected along x, on a mesh of one cell
-            // per particle (finer meshes show the lattice in the voids).
-            let m = meta.particles;
-            let picture = density_contrast(
-                &Positions::Absolute(&wrapped),
-                Mesh::cubic(m, meta.box_size)?,
-                Scheme::Cic,
-            )?;
-            let thickness = (m / 16).max(1);
-            let mut slab = vec![0.0; m * m];
-            let d = picture.as_slice();
-            for x in 0..thickness {
-                for (s, v) in slab.iter_mut().zip(&d[x * m * m..(x + 1) * m * m]) {
-                    *s += (1.0 + v.as_f64()) / thickness as f64;
-                }
+        let options = PowerOptions {
+            compensate: Some(target.scheme),
+            ..Default::default()
+        };
+        let slab = if products.plots {
+            Some(slab_picture(comm, &block, &delta)?)
+        } else {
+            None
+        };
+        let modes = block.forward_field(comm, &mut delta.clone())?;
+        drop(delta);
+        let power = power_spectrum_on(comm, &modes, &options)?;
+        drop(modes);
+        let lin: Vec<f64> = power.k.iter().map(|&k| (target.linear)(k)).collect();
+        if rank0 {
+            if products.power {
+                write_power_csv(&tmp.join("power.csv"), &power, Some(&lin))?;
+                meta.power = Some(PowerMeta {
+                    file: "power.csv".into(),
+                    mesh: m,
+                    scheme: scheme_name(target.scheme).into(),
+                    shot_noise: meta.box_size.powi(3) / n as f64,
+                });
             }
-            drop(picture);
-            let slice_title = format!(
-                "slab {:.1} Mpc/h, a = {:.3}",
-                meta.box_size * thickness as f64 / m as f64,
-                meta.a
-            );
-            let pixels = (512 / m).max(1);
-            write_bytes(
-                &out.file("density.png"),
-                &density_slice_png(&slab, [m, m], pixels, &slice_title)?,
-            )?;
-            // Linear theory where the estimator has modes.
-            let lin_shown: Vec<f64> = lin
-                .iter()
-                .zip(&power.n_modes)
-                .map(|(&l, &c)| if c > 0 { l } else { f64::NAN })
-                .collect();
-            let curves = [
-                Curve {
-                    label: "pmrs",
-                    k: &power.k,
-                    p: &power.power,
-                    dashed: false,
-                },
-                Curve {
-                    label: "linear",
-                    k: &power.k,
-                    p: &lin_shown,
-                    dashed: true,
-                },
-            ];
-            write_bytes(
-                &out.file("power.png"),
-                &power_spectrum_png(&curves, &title, 640, 480)?,
-            )?;
+            if let Some((slab, thickness)) = slab {
+                write_pictures(&tmp, &meta, &slab, thickness, &power, &lin)?;
+            }
         }
     }
-    write_json(&out.file("meta.json"), &meta)?;
-    out.commit()
+    if let Some(out) = out {
+        write_json(&out.file("meta.json"), &meta)?;
+        let path = out.commit()?;
+        agree(comm, Ok(()), target.dir)?;
+        Ok(Some(path))
+    } else {
+        agree(comm, Ok(()), target.dir)?;
+        Ok(None)
+    }
+}
+
+/// Agrees on a local result over the ranks (a rank that failed returns its error, the
+/// others an error naming `path`). Collective.
+fn agree(comm: &dyn Comm, local: Result<(), CliError>, path: &Path) -> Result<(), CliError> {
+    if comm.size() == 1 {
+        return local;
+    }
+    let failed = comm
+        .sum_u64(u64::from(local.is_err()))
+        .map_err(pm_integrate::IntegrateError::from)?;
+    local?;
+    if failed > 0 {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            reason: format!("{failed} rank(s) failed to write it"),
+        });
+    }
+    Ok(())
+}
+
+/// A rank's slab of the painted density contrast.
+struct DensityBlock<T: Real> {
+    block: MeshBlock<T>,
+    /// `delta` on the block's x-planes.
+    delta: RealField<T>,
+}
+
+/// The density contrast `delta = (N_cells / N) sum_i W(x_i - c) - 1` of every rank's
+/// particles (this rank's `wrapped`, of `n` in all) on this rank's slab of `mesh`. The
+/// particles are those of the run's force-mesh slab (the same mesh), rounded to `T`, so a
+/// particle may sit a rounding off its slab: one extra ghost plane on each side admits it.
+fn density_block<T: Real>(
+    comm: &dyn Comm,
+    mesh: Mesh,
+    wrapped: &[[T; 3]],
+    n: usize,
+    scheme: Scheme,
+) -> Result<DensityBlock<T>, CliError> {
+    let (lo, hi) = pm_decomp::widths_for_support(scheme.support());
+    let block = MeshBlock::new(mesh, comm)?.with_ghosts(lo + 1, hi + 1)?;
+    let mut padded = block.zeros_padded();
+    block.paint(&mut padded, &Positions::Absolute(wrapped), None, scheme)?;
+    block.add_ghosts(comm, &mut padded)?;
+    let mass = mean_particle_mass(&mesh, n);
+    let owned: Vec<T> = padded[block.owned_elements()]
+        .iter()
+        .map(|v| T::lit(mass * v.as_f64() - 1.0))
+        .collect();
+    let delta = RealField::from_block(mesh, block.x_planes(), owned)?;
+    Ok(DensityBlock { block, delta })
+}
+
+/// The picture's slab: `1 + delta` averaged over the first 1/16 of the box along x (at least
+/// one plane), `[ny][nz]`, on rank 0 (the planes are sent there from their ranks), and the
+/// number of planes. Collective.
+fn slab_picture<T: Real>(
+    comm: &dyn Comm,
+    block: &MeshBlock<T>,
+    delta: &RealField<T>,
+) -> Result<(Vec<f64>, usize), CliError> {
+    let [nx, ny, nz] = block.mesh().shape();
+    let thickness = (nx / 16).max(1);
+    let mut slab = vec![0.0; ny * nz];
+    let xr = block.x_planes();
+    for x in xr.start..xr.end.min(thickness) {
+        let plane = &delta.as_slice()[(x - xr.start) * ny * nz..][..ny * nz];
+        for (s, v) in slab.iter_mut().zip(plane) {
+            *s += (1.0 + v.as_f64()) / thickness as f64;
+        }
+    }
+    if comm.size() > 1 {
+        comm.all_reduce_sum(&mut slab)
+            .map_err(pm_integrate::IntegrateError::from)?;
+    }
+    Ok((slab, thickness))
+}
+
+/// `density.png` (the slab) and `power.png` (P(k) against linear theory where the estimator
+/// has modes) into `dir`.
+fn write_pictures(
+    dir: &Path,
+    meta: &SnapshotMeta,
+    slab: &[f64],
+    thickness: usize,
+    power: &PowerSpectrum,
+    lin: &[f64],
+) -> Result<(), CliError> {
+    let m = meta.mesh;
+    let title = format!(
+        "a = {:.3}  {}^3 particles  {} Mpc/h",
+        meta.a, meta.particles, meta.box_size
+    );
+    let slice_title = format!(
+        "slab {:.1} Mpc/h, a = {:.3}",
+        meta.box_size * thickness as f64 / m as f64,
+        meta.a
+    );
+    let pixels = (512 / m).max(1);
+    write_bytes(
+        &dir.join("density.png"),
+        &density_slice_png(slab, [m, m], pixels, &slice_title)?,
+    )?;
+    let lin_shown: Vec<f64> = lin
+        .iter()
+        .zip(&power.n_modes)
+        .map(|(&l, &c)| if c > 0 { l } else { f64::NAN })
+        .collect();
+    let curves = [
+        Curve {
+            label: "pmrs",
+            k: &power.k,
+            p: &power.power,
+            dashed: false,
+        },
+        Curve {
+            label: "linear",
+            k: &power.k,
+            p: &lin_shown,
+            dashed: true,
+        },
+    ];
+    write_bytes(
+        &dir.join("power.png"),
+        &power_spectrum_png(&curves, &title, 640, 480)?,
+    )
 }
 
 /// `x` mod `l` in `[0, l)` as `T` (a value that rounds up to `l` in `T` becomes 0).

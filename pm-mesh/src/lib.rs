@@ -31,7 +31,7 @@ pub use pm_fft::{Complex, Real};
 pub use positions::{Lattice, Positions};
 pub use power::{
     Binning, CrossPowerSpectrum, ModeBins, PowerOptions, PowerSpectrum, cross_power_spectrum,
-    power_spectrum, power_spectrum_real,
+    power_spectrum, power_spectrum_on, power_spectrum_real,
 };
 pub use readout::{
     VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,

@@ -14,6 +14,7 @@
 //! Sums are accumulated in f64, in parallel over x planes with per-plane partial sums
 //! reduced in plane order, so results are bitwise independent of the thread count.
 
+use pm_decomp::{Comm, CommExt, SerialComm};
 use pm_fft::{Complex, Fft3d, Real};
 use rayon::prelude::*;
 
@@ -281,10 +282,27 @@ pub fn power_spectrum<T: Real>(
     options: &PowerOptions,
 ) -> Result<PowerSpectrum, MeshError> {
     check_whole(field)?;
+    power_spectrum_on(&SerialComm, field, options)
+}
+
+/// [`power_spectrum`] of a field distributed over the ranks of `comm`, each holding its
+/// block of ky-rows (the blocks of a [`crate::MeshBlock`]; the whole grid on one rank): every
+/// rank bins its own modes and the per-bin sums are added in rank order, so every rank gets
+/// the spectrum of the whole field, equal to the one-rank one to rounding. Collective.
+pub fn power_spectrum_on<T: Real>(
+    comm: &dyn Comm,
+    field: &FourierField<T>,
+    options: &PowerOptions,
+) -> Result<PowerSpectrum, MeshError> {
     let mesh = field.mesh();
     let binning = options.validate(mesh)?;
     let spec = BinSpec::new(mesh, &binning);
-    let sums = accumulate::<T, false>(field, field, &spec, options.compensate);
+    let mut sums = accumulate::<T, false>(field, field, &spec, options.compensate);
+    if comm.size() > 1 {
+        comm.all_reduce_sum(&mut sums.count)?;
+        comm.all_reduce_sum(&mut sums.k)?;
+        comm.all_reduce_sum(&mut sums.p11)?;
+    }
     let norm = mesh.volume() / (mesh.n_cells() as f64).powi(2);
     let shot = options.shot_noise.unwrap_or(0.0);
     let n = spec.n;
@@ -634,7 +652,10 @@ fn accumulate<T: Real, const CROSS: bool>(
     compensate: Option<Scheme>,
 ) -> Sums {
     let mesh = a.mesh();
-    let [nx, ny, nzc] = mesh.complex_shape();
+    let [nx, _, nzc] = mesh.complex_shape();
+    // The ky-rows the fields hold (all of them for the whole grid).
+    let rows = a.rows();
+    let ny_l = rows.len();
     let (qx2, wx) = axis_tables(mesh, spec, 0, compensate);
     let (qy2, wy) = axis_tables(mesh, spec, 1, compensate);
     let (qz2, wz) = axis_tables(mesh, spec, 2, compensate);
@@ -647,10 +668,10 @@ fn accumulate<T: Real, const CROSS: bool>(
 
     let plane = |ix: usize| -> Sums {
         let mut s = Sums::zeros(n, CROSS);
-        for iy in 0..ny {
+        for (ly, iy) in rows.clone().enumerate() {
             let qxy2 = qx2[ix] + qy2[iy];
             let wxy = wx[ix] * wy[iy];
-            let row = (ix * ny + iy) * nzc;
+            let row = (ix * ny_l + ly) * nzc;
             for iz in 0..nzc {
                 let q2 = qxy2 + qz2[iz];
                 if q2 == 0.0 {
