@@ -694,7 +694,15 @@ fn lensing_maps_on_three_ranks_equal_the_one_rank_maps() {
     std::fs::write(dir.join("lens.toml"), config).unwrap();
     for (ranks, out_dir) in [("1", "one"), ("3", "three")] {
         let out = pm(
-            &["run", "lens.toml", "--output", out_dir, "--quiet", "--ranks", ranks],
+            &[
+                "run",
+                "lens.toml",
+                "--output",
+                out_dir,
+                "--quiet",
+                "--ranks",
+                ranks,
+            ],
             &dir,
         );
         assert!(
@@ -722,7 +730,10 @@ fn lensing_maps_on_three_ranks_equal_the_one_rank_maps() {
         let path = dir.join(d).join("lensing/kappa_healpix.fits");
         pm_lensing::fits::read_healpix_map(path).unwrap().1
     };
-    let (df, dh) = (rel(&flat("three"), &flat("one")), rel(&full("three"), &full("one")));
+    let (df, dh) = (
+        rel(&flat("three"), &flat("one")),
+        rel(&full("three"), &full("one")),
+    );
     println!("3 ranks against 1: flat map {df:.1e}, HEALPix map {dh:.1e}");
     assert!(df < 1e-12 && dh < 1e-12, "flat {df:e}, HEALPix {dh:e}");
     let _ = std::fs::remove_dir_all(&dir);

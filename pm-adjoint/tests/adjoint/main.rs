@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod cosmology_gradient;
+mod custom_force;
 mod distributed;
 mod noise_gradient;
 mod objectives;
