@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Arguments: `forward|gradient`, particles per side `n` (mesh `n^3`, box `2 n` Mpc/h, as
-//! DESIGN.md's 128^3 / 256 Mpc/h speed setup), number of FastPM steps from a = 0.1 to 1; f32.
+//! docs/ARCHITECTURE.md's 128^3 / 256 Mpc/h speed setup), number of FastPM steps from a = 0.1 to 1; f32.
 //! Run each case in its own process so that the peak RSS `/usr/bin/time -v` reports belongs
 //! to that case alone. The objective is `L = sum_i |disp_i|^2 / 2 + sum noise^2 / 2`
 //! (its cotangent is the final displacement: a dense, generic cotangent).

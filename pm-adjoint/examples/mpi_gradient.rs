@@ -6,24 +6,24 @@
 //!     target/release/examples/mpi_gradient [PARTICLES [MESH [BOX [STEPS]]]]
 //! ```
 //!
-//! Builds the same [`Simulation`] on every rank (`PARTICLES^3` particles, default 16, on a
-//! `MESH^3` force mesh, default 32, in a `BOX` Mpc/h box, default 64, 2LPT at a = 0.1 and
-//! `STEPS` FastPM steps to a = 1, default 4, f64) and differentiates a Gaussian likelihood
-//! of the painted final density plus the white-noise prior with
-//! `value_and_gradient_distributed` on `MpiComm::world`. Rank 0 then computes the serial
-//! `value_and_gradient` and prints one line with `max |diff| / max |serial|` of the
+//! Builds every rank's share of the same [`Simulation`] (`PARTICLES^3` particles, default
+//! 16, on a `MESH^3` force mesh, default 32, in a `BOX` Mpc/h box, default 64, 2LPT at a =
+//! 0.1 and `STEPS` FastPM steps to a = 1, default 4, f64) on `MpiComm::world` and
+//! differentiates a Gaussian likelihood of the painted final density plus the white-noise
+//! prior with `value_and_gradient`. Rank 0 then computes the one-rank `value_and_gradient`
+//! on `SerialComm` and prints one line with `max |diff| / max |serial|` of the
 //! white-noise gradient, the value, the prefactor and step-coefficient gradients, and the
 //! wall times. Exits with status 1 when any exceeds `1e-10` or anything fails.
 
 use std::time::Instant;
 
 use pm_adjoint::{
-    Gathered, GaussianLikelihood, Painted, Sigma, StepCoefficientGradients, Sum, WhiteNoisePrior,
-    value_and_gradient, value_and_gradient_distributed,
+    GaussianLikelihood, Painted, Sigma, StepCoefficientGradients, Sum, WhiteNoisePrior,
+    value_and_gradient,
 };
 use pm_cosmo::Cosmology;
-use pm_decomp::{Comm, MpiComm};
-use pm_integrate::{DistributedRun, Simulation, StepperKind, TimeSteps};
+use pm_decomp::{Comm, MpiComm, SerialComm};
+use pm_integrate::{Simulation, StepperKind, TimeSteps};
 use pm_mesh::{Mesh, RealField};
 
 type Error = Box<dyn std::error::Error>;
@@ -82,32 +82,34 @@ fn run(comm: &MpiComm, args: &[String]) -> Result<Option<(String, bool)>, Error>
         Some(s) => s.parse().map_err(|e| format!("argument 3 ({s:?}): {e}"))?,
     };
     let steps = count(args, 3, 4)?;
-    let sim = Simulation::<f64, _>::builder(Cosmology::planck18())
-        .box_size(box_size)
-        .particles(particles)
-        .mesh(mesh)
-        .stepper(StepperKind::FastPm)
-        .steps(TimeSteps::LinearA {
-            a_start: 0.1,
-            a_end: 1.0,
-            steps,
-        })
-        .seed(1)
-        .build()?;
+    let builder = || {
+        Simulation::<f64, _>::builder(Cosmology::planck18())
+            .box_size(box_size)
+            .particles(particles)
+            .mesh(mesh)
+            .stepper(StepperKind::FastPm)
+            .steps(TimeSteps::LinearA {
+                a_start: 0.1,
+                a_end: 1.0,
+                steps,
+            })
+            .seed(1)
+    };
+    let sim = builder().build_on(comm)?;
     let grid = *sim.particle_mesh();
-    let distributed_objective = Gathered(objective(grid)?);
+    let objective_here = objective(grid)?;
     comm.barrier()?;
     let t = Instant::now();
-    let run = DistributedRun::new(&sim, comm)?;
-    let g = value_and_gradient_distributed(&run, comm, &distributed_objective)?;
+    let g = value_and_gradient(comm, &sim, &sim.noise_block()?, &objective_here)?;
     comm.barrier()?;
     let t_dist = t.elapsed().as_secs_f64();
-    let noise = g.gather_noise(comm, grid)?;
+    let noise = g.gather_noise(comm)?;
     if comm.rank() != 0 {
         return Ok(None);
     }
     let t = Instant::now();
-    let serial = value_and_gradient(&SerialComm, &sim, &sim.white_noise()?, &objective(grid)?)?;
+    let one = builder().build()?;
+    let serial = value_and_gradient(&SerialComm, &one, &one.white_noise()?, &objective(grid)?)?;
     let t_serial = t.elapsed().as_secs_f64();
     let d_noise = rel(
         noise.as_slice().iter().copied(),

@@ -1,7 +1,7 @@
 //! Gradients with respect to the cosmological parameters: the chain rule from the adjoint's
 //! gradients with respect to what the cosmology sets (the step coefficients, the force
 //! prefactor, the LPT growth factors and the linear power spectrum) through pm-cosmo's
-//! dual-number derivatives (DESIGN.md, "Adjoints").
+//! dual-number derivatives (docs/ARCHITECTURE.md, "Adjoints").
 //!
 //! # Equations
 //!

@@ -1,6 +1,9 @@
 //! Reverse-time adjoint gradients of objectives with respect to initial conditions and
 //! parameters.
 //!
+//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
+//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//!
 //! [`reverse`] integrates the kick-drift-kick steps backwards from the final state,
 //! undoing each kick and drift exactly (up to rounding) and recomputing the forces, while it
 //! carries the adjoint variables `(x_bar, p_bar)` (Li et al. 2022, pmwd, sec. 3 and

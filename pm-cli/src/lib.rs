@@ -1,5 +1,8 @@
 //! The `pm` command: a default FastPM pipeline, its outputs and plots.
 //!
+//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
+//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//!
 //! The binary (`src/main.rs`) is a thin layer over this library:
 //! * [`config`]: the TOML configuration, its defaults (`default.toml`) and its validation
 //!   into a [`config::RunPlan`] before any work is done;

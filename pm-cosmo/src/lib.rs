@@ -2,7 +2,10 @@
 //! second-order growth, comoving distances and the linear matter power spectrum, all
 //! differentiable with respect to the cosmological parameters.
 //!
-//! Units follow the workspace's `DESIGN.md`: H0 = 100 h km/s/Mpc, comoving lengths in Mpc/h,
+//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
+//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//!
+//! Units follow the workspace's `docs/ARCHITECTURE.md`: H0 = 100 h km/s/Mpc, comoving lengths in Mpc/h,
 //! wavenumbers in h/Mpc, power spectra in (Mpc/h)^3, time variable the scale factor a.
 //!
 //! Every computation is generic over a [`Scalar`]: `f64`, or a dual number that carries exact

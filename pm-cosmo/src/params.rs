@@ -19,7 +19,7 @@ pub enum Amplitude<S = f64> {
 
 /// A cosmological model: flat or curved w0-wa CDM with baryons and radiation.
 ///
-/// Units follow `DESIGN.md`: H0 = 100 h km/s/Mpc, lengths in Mpc/h. Radiation (photons at
+/// Units follow `docs/ARCHITECTURE.md`: H0 = 100 h km/s/Mpc, lengths in Mpc/h. Radiation (photons at
 /// `t_cmb` plus `n_eff` massless neutrino species) enters E(a) when `include_radiation` is set;
 /// pmwd and JaxPM leave it out, so turn it off to match them. The dark-energy density is
 /// Omega_de = 1 - Omega_m - Omega_r - Omega_k.

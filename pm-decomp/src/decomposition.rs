@@ -4,7 +4,7 @@
 //! Convention for every decomposition here: a rank's local array is the **C-order sub-block
 //! of the global array** given by its ranges, in the global axis order. Real space is
 //! `[nx][ny][nz]`; Fourier space is the global half-complex array `[nx][ny][nz/2+1]` of
-//! `DESIGN.md`, so local element `(i, j, k)` is global mode
+//! `docs/ARCHITECTURE.md`, so local element `(i, j, k)` is global mode
 //! `(r0.start + i, r1.start + j, r2.start + k)` and a local kernel loop needs only the
 //! range offsets. There is no transposed storage to keep track of.
 

@@ -1,6 +1,9 @@
 //! Communicators, domain decomposition, transposes, halo exchange and particle migration of
 //! pmrs (the distributed FFT built on them is `pm_fft::SlabFft`).
 //!
+//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
+//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//!
 //! # How the pieces fit
 //!
 //! ```text
@@ -21,8 +24,8 @@
 //! Migration:     particles to the rank owning their x-plane (for_slab_x) or any owners
 //!                (from_owners); forward moves each per-particle array, reverse (= its
 //!                adjoint) sends them back; arrival order (source rank, original index)
-//! Stopwatch, PhaseTimes: per-rank wall time per phase (used by pm-fft SlabFft, pm-force
-//!                SlabGravity and pm-integrate DistributedRun)
+//! Stopwatch, PhaseTimes: per-rank wall time per phase (used by pm-fft SlabFft, pm-mesh
+//!                MeshBlock, pm-force Gravity and pm-integrate Simulation)
 //! ```
 //!
 //! A distributed algorithm takes a `&dyn Comm` (or `&impl Comm`) and a decomposition built
@@ -34,7 +37,7 @@
 //!
 //! # Layouts
 //!
-//! Global arrays follow `DESIGN.md`: real `[nx][ny][nz]`, Fourier `[nx][ny][nz/2+1]`, C order.
+//! Global arrays follow `docs/ARCHITECTURE.md`: real `[nx][ny][nz]`, Fourier `[nx][ny][nz/2+1]`, C order.
 //! Every rank stores the **C-order sub-block** of the global array given by its ranges
 //! ([`Decomposition::real_range`], [`Decomposition::fourier_range`]), axes in the global
 //! order. On a slab decomposition that is `[nx_l][ny][nz]` in real space (x-planes
@@ -54,13 +57,14 @@
 //!
 //! * pm-fft `SlabFft`: r2c/c2r on a slab decomposition (1D FFTs and [`SlabTranspose`]),
 //!   equal to the serial `CpuFft3d` block by block, with its adjoints;
-//! * pm-mesh `paint_slab` / `readout_slab` (+ VJPs) on a rank's padded x-slab;
-//! * pm-force `SlabGravity`: the PM force solve over a `Comm`, equal to the serial one;
-//! * pm-integrate `DistributedRun` / `Simulation::run_distributed`: white noise per rank
-//!   block (the same field on any rank count), LPT on the slab FFT, kick-drift-kick steps
-//!   with migration after each drift; final particles equal to the serial run's to 1e-14;
-//! * pm-adjoint `reverse_distributed` / `value_and_gradient_distributed`: the reverse-time
-//!   adjoint on a `Comm`, the gradient equal to the serial one to 3e-14.
+//! * pm-mesh `MeshBlock`: a rank's padded x-slab and Fourier y-slab of a mesh with the FFT
+//!   between them, and paint / readout (+ VJPs) on it (the whole mesh on one rank);
+//! * pm-force `Gravity`: the PM force solve over a `Comm`, equal on any rank count;
+//! * pm-integrate `Simulation::build_on` / `run_on`: white noise per rank block (the same
+//!   field on any rank count), LPT on the block FFT, kick-drift-kick steps with migration
+//!   after each drift; final particles equal to the one-rank run's to 1e-14;
+//! * pm-adjoint `reverse` / `value_and_gradient`: the reverse-time adjoint on a `Comm`, the
+//!   gradient equal to the one-rank one to 3e-14.
 
 mod comm;
 mod data;

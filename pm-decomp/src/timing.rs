@@ -53,8 +53,8 @@ impl Stopwatch {
 }
 
 /// Wall-clock seconds spent by one rank in each phase of a distributed PM computation
-/// (accumulated over calls; see `SlabFft::times`, `pm_force::SlabGravity::times`,
-/// `pm_integrate::DistributedRun::times`).
+/// (accumulated over calls; see `SlabFft::times`, `pm_mesh::MeshBlock::times`,
+/// `pm_force::Gravity::times`, `pm_integrate::Simulation::times`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PhaseTimes {
     /// Local 1D FFT passes of the slab FFTs (their time without the transposes).

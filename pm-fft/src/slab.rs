@@ -1,7 +1,7 @@
 //! [`SlabFft`]: the distributed 3D real FFT on a [`SlabDecomposition`] of pm-decomp, over
 //! any of its communicators.
 //!
-//! Layouts (global conventions of `DESIGN.md`: C order, r2c along z, forward unnormalised
+//! Layouts (global conventions of `docs/ARCHITECTURE.md`: C order, r2c along z, forward unnormalised
 //! with `e^{-ikx}`, inverse with `1/N`):
 //!
 //! * real input/output on rank `r`: the x-slab `[nx_l][ny][nz]`, x-planes

@@ -28,7 +28,7 @@ struct AxisTables {
 ///
 /// For particles of mean mass (mean density 1 in mesh units, `delta = rho - 1`) it returns
 /// the acceleration `F = -nabla psi` with `nabla^2 psi = c delta`, where `c` is the
-/// `prefactor`. In pmrs units (DESIGN.md: `p = a^3 E dx/da`, lengths in Mpc/h) the
+/// `prefactor`. In pmrs units (docs/ARCHITECTURE.md: `p = a^3 E dx/da`, lengths in Mpc/h) the
 /// equation of motion is `dp/da = F / (a^2 E)` with `c = 3/2 Omega_m` (FastPM, Feng et al.
 /// 2016, eq. 3; pmwd uses the same normalisation). The density enters only through
 /// `delta(k != 0)`, so the mean is irrelevant.

@@ -124,7 +124,7 @@ fn parse() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Writes `bytes` to `path` through a temporary name (DESIGN.md, Outputs).
+/// Writes `bytes` to `path` through a temporary name (docs/ARCHITECTURE.md, Outputs).
 fn write_atomic(
     path: &std::path::Path,
     write: impl FnOnce(&std::path::Path) -> Result<(), String>,

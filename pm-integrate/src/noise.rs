@@ -7,7 +7,7 @@
 //! easy as 1, 2, 3", SC11; the Random123 library) is evaluated with the cell's global C-order
 //! index as the counter and the seed as the key. There is no generator state, so the same seed
 //! gives bitwise the same field on any number of threads and for any domain decomposition
-//! (see `DESIGN.md`, "Determinism").
+//! (see `docs/ARCHITECTURE.md`, "Determinism").
 //!
 //! For cell `(ix, iy, iz)` of a global grid `[nx, ny, nz]`:
 //!

@@ -8,7 +8,7 @@ use pm_mesh::{Lattice, Positions};
 use crate::{IntegrateError, LptCotangent};
 
 /// Particles at scale factor `a`: displacement `disp` from the lattice point `q` (Mpc/h) and
-/// momentum `mom = p = a^3 E(a) dx/da` (Mpc/h, DESIGN.md), as `(n, 3)` row-major arrays.
+/// momentum `mom = p = a^3 E(a) dx/da` (Mpc/h, docs/ARCHITECTURE.md), as `(n, 3)` row-major arrays.
 /// The position is `(q + disp) mod L`.
 ///
 /// On one rank a state holds every lattice point in order (`ids` is `None`: particle `i` is

@@ -3,6 +3,9 @@
 //! respect to the initial conditions), on one rank or many (each rank projects its own
 //! particles; the maps are added in rank order).
 //!
+//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
+//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//!
 //! # The pipeline (seeds 001 and 003)
 //!
 //! ```text

@@ -56,7 +56,7 @@ pub enum MeshError {
     #[error(transparent)]
     Fft(#[from] FftError),
     /// A particle painted onto (or read out from) a rank's padded x-slab whose stencil reaches
-    /// an x-plane outside it (`SlabMesh`): the particle is not on this rank's slab, or the
+    /// an x-plane outside it (`MeshBlock`): the particle is not on this rank's slab, or the
     /// halo is too narrow for the scheme.
     #[error(
         "particle {index} touches global x-plane {plane}, outside the padded slab of \

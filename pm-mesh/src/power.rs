@@ -1,6 +1,6 @@
 //! Power spectrum estimator: auto and cross spectra binned in |k|.
 //!
-//! Estimator (see `DESIGN.md`): for a field with unnormalised forward transform `delta_k`
+//! Estimator (see `docs/ARCHITECTURE.md`): for a field with unnormalised forward transform `delta_k`
 //! on a mesh of `N` cells and volume `V` (Mpc/h)^3,
 //!
 //! ```text

@@ -8,7 +8,7 @@
 //!   (noise).
 //! * [`Sum`]: the sum of any objectives, itself an objective.
 //!
-//! Every value is accumulated in f64 (DESIGN.md); gradients are stored in `T`.
+//! Every value is accumulated in f64 (docs/ARCHITECTURE.md); gradients are stored in `T`.
 
 mod likelihood;
 mod power;

@@ -42,7 +42,7 @@ pub enum PowerLossForm {
 ///                = (2 V / (N n_b)) IFFT[1_b delta_k / W_k^2](x)
 /// ```
 ///
-/// (IFFT with its `1/N`, DESIGN.md). So `dL/d delta = IFFT[G_k]` with
+/// (IFFT with its `1/N`, docs/ARCHITECTURE.md). So `dL/d delta = IFFT[G_k]` with
 /// `G_k = (2 V / N) (dL/dP_b / n_b) delta_k / W_k^2` for the bin `b` of `k` (0 outside every
 /// bin), one forward and one inverse FFT per evaluation. The half-complex array holds each
 /// pair `(k, -k)` with `0 < k_z < k_Ny` once, and the inverse real FFT stands for both, so

@@ -152,7 +152,7 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     let d = max_diff(&got, &want);
                     assert!(d < 1e-12, "readout {shape:?} {scheme:?} {size}: {d:e}");
 
-                    // paint_slab_vjp on the filled cotangent == serial paint_vjp.
+                    // The block's paint_vjp on the filled cotangent == whole-mesh paint_vjp.
                     let mut gp = vec![[0.0; 3]; x.len()];
                     let mut gw = vec![0.0; x.len()];
                     block
@@ -179,7 +179,7 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     assert!(max_diff(gp.as_flattened(), gp_s.as_flattened()) < 1e-12);
                     assert!(max_diff(&gw, &gw_s) < 1e-12);
 
-                    // readout_slab_vjp: field gradient after halo_add == serial, and
+                    // The block's readout_vjp: field gradient after add_ghosts == whole mesh, and
                     // position gradients.
                     let v: Vec<f64> = ids.iter().map(|&i| uniform(i, 4) - 0.5).collect();
                     let mut gf = vec![0.0; block.padded_len()];
