@@ -140,16 +140,31 @@ struct LensingMeta<'a> {
     files: Vec<&'static str>,
 }
 
-/// Writes the maps of a finished run into `dir/lensing/` (atomically, as one directory).
+/// The maps of a finished run and the lightcone's range of scale factors.
+#[derive(Debug, Clone, Copy)]
+pub struct Maps<'a> {
+    /// The flat-sky map, if any.
+    pub flat: Option<&'a [f64]>,
+    /// The HEALPix map, if any.
+    pub full: Option<&'a [f64]>,
+    /// First and last scale factor of the lightcone.
+    pub lightcone_a: [f64; 2],
+}
+
+/// Writes the maps of a finished run into `dir/lensing/` (atomically, as one directory),
+/// with Limber's prediction from `power` and `growth`.
 pub fn write_lensing(
     dir: &Path,
     plan: &LensingPlan,
-    flat: Option<&[f64]>,
-    full: Option<&[f64]>,
-    lightcone_a: [f64; 2],
+    maps: Maps<'_>,
     power: &LinearPower<f64>,
     growth: &GrowthTable<f64>,
 ) -> Result<PathBuf, CliError> {
+    let Maps {
+        flat,
+        full,
+        lightcone_a,
+    } = maps;
     let out = PartialDir::create(&dir.join("lensing"), true)?;
     let mut files = vec!["lensing.json"];
     let any = plan

@@ -123,8 +123,7 @@ fn slice_png(
     draw_colour_bar(&mut canvas, &layout, &labels, caption);
     canvas.draw_text(
         &layout.title,
-        layout.title_x,
-        MARGIN,
+        (layout.title_x, MARGIN),
         HAlign::Left,
         VAlign::MaskTop,
         TEXT_COLOUR,
@@ -173,8 +172,7 @@ pub fn power_spectrum_png(
         .max(MARGIN);
     canvas.draw_text(
         &title,
-        title_x,
-        MARGIN,
+        (title_x, MARGIN),
         HAlign::Left,
         VAlign::MaskTop,
         TEXT_COLOUR,
@@ -492,16 +490,14 @@ fn draw_colour_bar(
     let [bottom, top] = labels;
     canvas.draw_text(
         top,
-        layout.label_x,
-        bar.y,
+        (layout.label_x, bar.y),
         HAlign::Left,
         VAlign::CapTop,
         TEXT_COLOUR,
     );
     canvas.draw_text(
         bottom,
-        layout.label_x,
-        bar.bottom(),
+        (layout.label_x, bar.bottom()),
         HAlign::Left,
         VAlign::Baseline,
         TEXT_COLOUR,
@@ -830,8 +826,7 @@ fn draw_axes(canvas: &mut Canvas, layout: &PlotLayout) {
         let col = layout.tick_column(n as f64);
         canvas.draw_text(
             &decade_label(n),
-            col,
-            label_top,
+            (col, label_top),
             HAlign::Center,
             VAlign::MaskTop,
             TEXT_COLOUR,
@@ -841,8 +836,7 @@ fn draw_axes(canvas: &mut Canvas, layout: &PlotLayout) {
         let row = layout.tick_row(n as f64);
         canvas.draw_text(
             &decade_label(n),
-            area.x - 1 - LABEL_GAP,
-            row,
+            (area.x - 1 - LABEL_GAP, row),
             HAlign::Right,
             VAlign::CapMiddle,
             TEXT_COLOUR,
@@ -852,8 +846,7 @@ fn draw_axes(canvas: &mut Canvas, layout: &PlotLayout) {
     let x_title = TextMask::fitting(X_TITLE, area.w);
     canvas.draw_text(
         &x_title,
-        area.x + area.w / 2,
-        x_title_top,
+        (area.x + area.w / 2, x_title_top),
         HAlign::Center,
         VAlign::MaskTop,
         TEXT_COLOUR,
@@ -944,8 +937,7 @@ fn draw_legend(canvas: &mut Canvas, layout: &PlotLayout, curves: &[Curve<'_>], i
         let label_x = legend.x + 2 * LEGEND_PADDING + LEGEND_SAMPLE;
         canvas.draw_text(
             label,
-            label_x,
-            middle,
+            (label_x, middle),
             HAlign::Left,
             VAlign::CapMiddle,
             TEXT_COLOUR,
@@ -1125,7 +1117,14 @@ impl Canvas {
     }
 
     /// Draws `text` anchored at (x, y).
-    fn draw_text(&mut self, text: &TextMask, x: i64, y: i64, h: HAlign, v: VAlign, colour: Rgb) {
+    fn draw_text(
+        &mut self,
+        text: &TextMask,
+        (x, y): (i64, i64),
+        h: HAlign,
+        v: VAlign,
+        colour: Rgb,
+    ) {
         let (width, baseline, cap) = (
             text.width as i64,
             text.baseline as i64,

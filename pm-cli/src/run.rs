@@ -315,7 +315,6 @@ fn run_rank<T: Real + WritableElement>(
         path: options.directory.clone(),
         reason: "rank 0 could not create the run directory".into(),
     })?;
-    let meta = snapshot_meta(plan, &sim);
     let steps = plan.scale_factors.len() - 1;
     let progress = Progress::new(steps, options.progress && comm.rank() == 0);
     let written = RefCell::new(Vec::new());
@@ -323,7 +322,7 @@ fn run_rank<T: Real + WritableElement>(
     let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
         progress.step(info.index, info.a);
         if plan.outputs.contains(&info.index) {
-            match snapshot_at(plan, options, &sim, &meta, info.index, state, comm) {
+            match snapshot_at(plan, options, &sim, info.index, state, comm) {
                 Ok(path) => written.borrow_mut().extend(path),
                 Err(e) => {
                     let message = e.to_string();
@@ -373,16 +372,14 @@ fn run_rank<T: Real + WritableElement>(
                 let full = full.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
                 let a = &plan.scale_factors;
                 let wrote = if comm.rank() == 0 {
-                    crate::lensing::write_lensing(
-                        &options.directory,
-                        lensing,
-                        flat.as_deref(),
-                        full.as_deref(),
-                        [a[0], a[a.len() - 1]],
-                        sim.power(),
-                        sim.growth(),
-                    )
-                    .map(drop)
+                    let maps = crate::lensing::Maps {
+                        flat: flat.as_deref(),
+                        full: full.as_deref(),
+                        lightcone_a: [a[0], a[a.len() - 1]],
+                    };
+                    let (power, growth) = (sim.power(), sim.growth());
+                    crate::lensing::write_lensing(&options.directory, lensing, maps, power, growth)
+                        .map(drop)
                 } else {
                     Ok(())
                 };
@@ -470,12 +467,10 @@ fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>)
 
 /// Writes the snapshot of every rank's particles after step `index` (`state` holds this
 /// rank's); its directory on rank 0. Collective.
-#[allow(clippy::too_many_arguments)]
 fn snapshot_at<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
     sim: &Simulation<T, ConfiguredKernel>,
-    meta: &SnapshotMeta,
     index: usize,
     state: &State<T>,
     comm: &dyn Comm,
@@ -485,7 +480,7 @@ fn snapshot_at<T: Real + WritableElement>(
         a: state.a,
         z: 1.0 / state.a - 1.0,
         step: index,
-        ..meta.clone()
+        ..snapshot_meta(plan, sim)
     };
     let dir = options.directory.join(snapshot_dir_name(state.a));
     let linear = |k: f64| {

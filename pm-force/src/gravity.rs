@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use pm_decomp::{Comm, CommExt, DecompError, PhaseTimes, Stopwatch};
 use pm_fft::{Complex, Fft3d, Real};
-use pm_mesh::{Mesh, MeshBlock, Positions, Scheme, VectorReadout, mean_particle_mass};
+use pm_mesh::{
+    Mesh, MeshBlock, ParticleGrads, Positions, Scheme, VectorReadout, mean_particle_mass,
+};
 use rayon::prelude::*;
 
 use crate::{ForceError, ForceKernel};
@@ -401,41 +403,27 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         cotangent: &[[T; 3]],
         grad_pos: &mut [[T; 3]],
     ) -> Result<GravityVjp, ForceError> {
-        self.vjp(comm, positions, prefactor, cotangent, grad_pos, None)
+        let arrays = VjpArrays {
+            cotangent,
+            grad_pos,
+            acc: None,
+        };
+        self.accelerations_and_vjp(comm, positions, prefactor, arrays)
     }
 
     /// [`Gravity::accelerations_vjp`] that also writes the accelerations themselves into
-    /// `acc` (one extra readout in the same pass): the reverse-time adjoint needs both at
-    /// the same positions.
+    /// `arrays.acc` when given (one extra readout in the same pass): the reverse-time adjoint
+    /// needs both at the same positions.
     pub fn accelerations_and_vjp(
         &self,
         comm: &dyn Comm,
         positions: &Positions<'_, T>,
         prefactor: f64,
-        cotangent: &[[T; 3]],
-        acc: &mut [[T; 3]],
-        grad_pos: &mut [[T; 3]],
+        arrays: VjpArrays<'_, T>,
     ) -> Result<GravityVjp, ForceError> {
-        self.vjp(comm, positions, prefactor, cotangent, grad_pos, Some(acc))
-    }
-
-    fn vjp(
-        &self,
-        comm: &dyn Comm,
-        positions: &Positions<'_, T>,
-        prefactor: f64,
-        cotangent: &[[T; 3]],
-        grad_pos: &mut [[T; 3]],
-        acc: Option<&mut [[T; 3]]>,
-    ) -> Result<GravityVjp, ForceError> {
-        let pair = VjpPair {
-            cotangent,
-            grad_pos,
-            acc,
-        };
         self.timers
             .total
-            .time(|| self.vjp_untimed(comm, positions, prefactor, pair))
+            .time(|| self.vjp_untimed(comm, positions, prefactor, arrays))
     }
 
     fn vjp_untimed(
@@ -443,14 +431,14 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
         comm: &dyn Comm,
         positions: &Positions<'_, T>,
         prefactor: f64,
-        pair: VjpPair<'_, T>,
+        arrays: VjpArrays<'_, T>,
     ) -> Result<GravityVjp, ForceError> {
         self.block.check_comm(comm)?;
-        let VjpPair {
+        let VjpArrays {
             cotangent,
             grad_pos,
             acc,
-        } = pair;
+        } = arrays;
         let n = positions.len();
         let acc_len = acc.as_ref().map_or(n, |a| a.len());
         let check = check_prefactor(prefactor)
@@ -514,14 +502,11 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
             .halo
             .time(|| block.fill_ghosts(comm, &mut counts_bar))?;
         self.timers.paint.time(|| {
-            block.paint_vjp(
-                &counts_bar,
-                positions,
-                None,
-                self.scheme,
-                Some(grad_pos),
-                None,
-            )
+            let grads = ParticleGrads {
+                pos: Some(grad_pos),
+                weights: None,
+            };
+            block.paint_vjp(&counts_bar, positions, None, self.scheme, grads)
         })?;
 
         let n_cells = block.mesh().n_cells() as f64;
@@ -533,12 +518,17 @@ impl<T: Real, K: ForceKernel> Gravity<T, K> {
     }
 }
 
-/// The per-particle arrays of a VJP: its cotangent in, the position gradient (accumulated)
-/// and optionally the accelerations out.
-struct VjpPair<'a, T> {
-    cotangent: &'a [[T; 3]],
-    grad_pos: &'a mut [[T; 3]],
-    acc: Option<&'a mut [[T; 3]]>,
+/// The per-particle arrays of a force VJP ([`Gravity::accelerations_and_vjp`]): the
+/// cotangent of the accelerations in, the position gradient (accumulated into) and
+/// optionally the accelerations out.
+#[derive(Debug)]
+pub struct VjpArrays<'a, T> {
+    /// `v_i`, one `[T; 3]` per particle: `L = sum_i v_i . F_i`.
+    pub cotangent: &'a [[T; 3]],
+    /// `dL/dx_i`, Mpc/h, **added** into.
+    pub grad_pos: &'a mut [[T; 3]],
+    /// `F(x_i)`, written when given.
+    pub acc: Option<&'a mut [[T; 3]]>,
 }
 
 fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), ForceError> {

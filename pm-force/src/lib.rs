@@ -24,7 +24,7 @@ mod sharpened;
 
 pub use error::ForceError;
 pub use fastpm::FastPmKernel;
-pub use gravity::{Gravity, GravityVjp};
+pub use gravity::{Gravity, GravityVjp, VjpArrays};
 pub use kernel::ForceKernel;
 pub use naive::NaiveKernel;
 pub use sharpened::SharpenedKernel;

@@ -3,7 +3,7 @@
 
 use pm_decomp::Comm;
 use pm_fft::Real;
-use pm_force::{ForceKernel, Gravity, GravityVjp};
+use pm_force::{ForceKernel, Gravity, GravityVjp, VjpArrays};
 use pm_mesh::{MeshBlock, Positions};
 
 use crate::IntegrateError;
@@ -105,10 +105,13 @@ impl<T: Real, K: ForceKernel> ForcesVjp<T> for PmForces<T, K> {
         acc: Option<&mut [[T; 3]]>,
         grad: &mut [[T; 3]],
     ) -> Result<ForceParamsVjp, IntegrateError> {
-        let (g, c) = (&self.gravity, self.prefactor);
-        Ok(match acc {
-            Some(acc) => g.accelerations_and_vjp(comm, positions, c, cotangent, acc, grad)?,
-            None => g.accelerations_vjp(comm, positions, c, cotangent, grad)?,
-        })
+        let arrays = VjpArrays {
+            cotangent,
+            grad_pos: grad,
+            acc,
+        };
+        Ok(self
+            .gravity
+            .accelerations_and_vjp(comm, positions, self.prefactor, arrays)?)
     }
 }

@@ -180,10 +180,8 @@ impl<M: SkyMap> BornProjection<M> {
                             })
                         };
                         self.deposits(
-                            &seed(y0, 0),
-                            &seed(y1, 3),
-                            step.r0,
-                            step.r1,
+                            [&seed(y0, 0), &seed(y1, 3)],
+                            [step.r0, step.r1],
                             vp,
                             &mut |pix, v| {
                                 if let Some(d) = v.eps.0 {
@@ -308,14 +306,13 @@ impl<M: SkyMap> BornProjection<M> {
         )
     }
 
-    /// The deposits of one crossing: `W(r) V_p / r * w_pix / Omega_pix` at the crossing
-    /// point `y*` (positions relative to the observer).
+    /// The deposits of one crossing from `y0` to `y1` over the step's shell `[r0, r1]`:
+    /// `W(r) V_p / r * w_pix / Omega_pix` at the crossing point `y*` (positions relative to
+    /// the observer).
     fn deposits<S: Scalar>(
         &self,
-        y0: &[S; 3],
-        y1: &[S; 3],
-        r0: f64,
-        r1: f64,
+        [y0, y1]: [&[S; 3]; 2],
+        [r0, r1]: [f64; 2],
         vp: f64,
         out: &mut dyn FnMut(usize, S),
     ) {
@@ -376,7 +373,7 @@ impl<M: SkyMap> BornProjection<M> {
                             };
                             let s0 = std::array::from_fn(|a| make(y0[a], d0[a]));
                             let s1 = std::array::from_fn(|a| make(y1[a], d1[a]));
-                            self.deposits(&s0, &s1, step.r0, step.r1, vp, &mut |pix, v| {
+                            self.deposits([&s0, &s1], [step.r0, step.r1], vp, &mut |pix, v| {
                                 out.push((pix, v))
                             });
                         }

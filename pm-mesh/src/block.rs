@@ -442,21 +442,16 @@ impl<T: Real> MeshBlock<T> {
     /// VJP of [`MeshBlock::paint`] for a padded cotangent `g` (every plane, ghosts included,
     /// holding the cotangent of its global plane: apply [`MeshBlock::fill_ghosts`], the
     /// adjoint of [`MeshBlock::add_ghosts`], to the owned cotangent first). Accumulates, as
-    /// [`crate::paint_vjp`], `grad_pos[i] += w_i sum_c g[c] grad W(x_i - c)` (Mpc/h) and
-    /// `grad_weights[i] += sum_c g[c] W(x_i - c)`.
+    /// [`crate::paint_vjp`], `grads.pos[i] += w_i sum_c g[c] grad W(x_i - c)` (Mpc/h) and
+    /// `grads.weights[i] += sum_c g[c] W(x_i - c)`.
     pub fn paint_vjp(
         &self,
         cotangent: &[T],
         positions: &Positions<'_, T>,
         weights: Option<&[T]>,
         scheme: Scheme,
-        grad_pos: Option<&mut [[T; 3]]>,
-        grad_weights: Option<&mut [T]>,
+        grads: ParticleGrads<'_, T>,
     ) -> Result<(), MeshError> {
-        let grads = ParticleGrads {
-            pos: grad_pos,
-            weights: grad_weights,
-        };
         on_rows!(self, rows => paint_vjp_rows(cotangent, rows, positions, weights, scheme, grads))
     }
 
@@ -474,21 +469,17 @@ impl<T: Real> MeshBlock<T> {
     }
 
     /// VJP of [`MeshBlock::readout`] for the cotangent `v` (one value per particle);
-    /// accumulates `grad_padded[c] += sum_i v_i W(x_i - c)` (a paint; follow it with
-    /// [`MeshBlock::add_ghosts`]) and `grad_pos[i] += v_i sum_c field[c] grad W(x_i - c)`.
+    /// accumulates `grads.field[c] += sum_i v_i W(x_i - c)` (a paint on the padded slab;
+    /// follow it with [`MeshBlock::add_ghosts`]) and `grads.pos[i] += v_i sum_c field[c]
+    /// grad W(x_i - c)`.
     pub fn readout_vjp(
         &self,
         padded: &[T],
         positions: &Positions<'_, T>,
         scheme: Scheme,
         cotangent: &[T],
-        grad_padded: Option<&mut [T]>,
-        grad_pos: Option<&mut [[T; 3]]>,
+        grads: FieldGrads<'_, T>,
     ) -> Result<(), MeshError> {
-        let grads = FieldGrads {
-            field: grad_padded,
-            pos: grad_pos,
-        };
         on_rows!(self, rows => readout_vjp_rows(padded, rows, positions, scheme, cotangent, grads))
     }
 

@@ -29,7 +29,7 @@ pub use compensate::{deconvolve, paint_interlaced};
 pub use error::MeshError;
 pub use field::{FourierField, RealField};
 pub use mesh::Mesh;
-pub use paint::{density_contrast, mean_particle_mass, paint, paint_vjp};
+pub use paint::{ParticleGrads, density_contrast, mean_particle_mass, paint, paint_vjp};
 pub use pm_fft::{Complex, Real};
 pub use positions::{Lattice, Positions};
 pub use power::{
@@ -37,6 +37,7 @@ pub use power::{
     power_spectrum, power_spectrum_on, power_spectrum_real,
 };
 pub use readout::{
-    VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
+    FieldGrads, VectorReadout, readout, readout_vector, readout_vector_and_vjp, readout_vector_vjp,
+    readout_vjp,
 };
 pub use scheme::Scheme;

@@ -147,8 +147,10 @@ pub fn paint_vjp<T: Real>(
     )
 }
 
-/// Per-particle gradient buffers a VJP accumulates into; `None` skips one.
-pub(crate) struct ParticleGrads<'g, T> {
+/// The per-particle gradients a paint VJP accumulates into ([`crate::MeshBlock::paint_vjp`]);
+/// `None` skips one.
+#[derive(Debug, Default)]
+pub struct ParticleGrads<'g, T> {
     /// `dL/dx`, one `[T; 3]` per particle (Mpc/h).
     pub pos: Option<&'g mut [[T; 3]]>,
     /// `dL/dw`, one per particle.

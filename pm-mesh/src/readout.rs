@@ -118,8 +118,10 @@ pub fn readout_vjp<T: Real>(
     )
 }
 
-/// The gradients a scalar readout VJP accumulates into; `None` skips one.
-pub(crate) struct FieldGrads<'g, T> {
+/// The gradients a scalar readout VJP accumulates into ([`crate::MeshBlock::readout_vjp`]);
+/// `None` skips one.
+#[derive(Debug, Default)]
+pub struct FieldGrads<'g, T> {
     /// `dL/d field` on the rows of the field.
     pub field: Option<&'g mut [T]>,
     /// `dL/dx`, one `[T; 3]` per particle (Mpc/h).
@@ -257,13 +259,16 @@ pub(crate) fn readout_vector_rows<T: Real, P: Planes>(
     }
     let coords = coords_on(positions, planes, scheme, &arrays)?;
     if grad_pos.is_some() || values.is_some() {
-        let shape = planes.mesh().shape();
-        let inv_cell = planes.mesh().cell_size().map(|c| 1.0 / c);
+        let gather = VectorGather {
+            grids,
+            shape: planes.mesh().shape(),
+            inv_cell: planes.mesh().cell_size().map(|c| 1.0 / c),
+        };
         with_support!(scheme, S => {
             par_particles(n, grad_pos, values, |i, gp, val| {
                 let st = planes.stencil::<T, S>(&coords, i);
                 let cot = cotangent.get(i).copied().unwrap_or([T::zero(); 3]);
-                vector_readout_particle(&grids, &st, shape, &cot, inv_cell, gp, val);
+                gather.particle(&st, &cot, gp, val);
             });
         });
     }
@@ -294,39 +299,46 @@ fn check_same_mesh<T: Real>(what: &str, fields: &[RealField<T>; 3]) -> Result<()
     Ok(())
 }
 
-/// One particle of a vector readout and its position VJP, on its stencil `st` over the three
-/// `grids` (`shape` cells, `inv_cell` = 1 / cell size): writes the three values into `val`
-/// and, when `gp` is given, adds `sum_b cot[b] grad W . grids[b] / cell` (Mpc/h) into it.
-#[inline]
-fn vector_readout_particle<T: Real, const S: usize>(
-    grids: &[&[T]; 3],
-    st: &Stencil<S>,
+/// Three grids read out together (`shape` cells, `inv_cell` = 1 / cell size per axis).
+struct VectorGather<'a, T> {
+    grids: [&'a [T]; 3],
     shape: [usize; 3],
-    cot: &[T; 3],
     inv_cell: [f64; 3],
-    gp: Option<&mut [T; 3]>,
-    val: Option<&mut [T; 3]>,
-) {
-    let Some(gp) = gp else {
+}
+
+impl<T: Real> VectorGather<'_, T> {
+    /// One particle of a vector readout and its position VJP, on its stencil `st`: writes
+    /// the three values into `val` and, when `gp` is given, adds
+    /// `sum_b cot[b] grad W . grids[b] / cell` (Mpc/h) into it.
+    #[inline]
+    fn particle<const S: usize>(
+        &self,
+        st: &Stencil<S>,
+        cot: &[T; 3],
+        gp: Option<&mut [T; 3]>,
+        val: Option<&mut [T; 3]>,
+    ) {
+        let Some(gp) = gp else {
+            if let Some(val) = val {
+                *val = gather_many::<T, S, 3>(&self.grids, st, self.shape).map(T::lit);
+            }
+            return;
+        };
+        let mut g = [0.0; 3];
+        let mut out = [0.0; 3];
+        for (b, grid) in self.grids.iter().enumerate() {
+            let v = cot[b].as_f64();
+            let (value, gb) = gather::<T, S, true>(grid, st, self.shape);
+            out[b] = value;
+            for a in 0..3 {
+                g[a] += v * gb[a];
+            }
+        }
         if let Some(val) = val {
-            *val = gather_many::<T, S, 3>(grids, st, shape).map(T::lit);
+            *val = out.map(T::lit);
         }
-        return;
-    };
-    let mut g = [0.0; 3];
-    let mut out = [0.0; 3];
-    for (b, grid) in grids.iter().enumerate() {
-        let v = cot[b].as_f64();
-        let (value, gb) = gather::<T, S, true>(grid, st, shape);
-        out[b] = value;
         for a in 0..3 {
-            g[a] += v * gb[a];
+            gp[a] = gp[a] + T::lit(g[a] * self.inv_cell[a]);
         }
-    }
-    if let Some(val) = val {
-        *val = out.map(T::lit);
-    }
-    for a in 0..3 {
-        gp[a] = gp[a] + T::lit(g[a] * inv_cell[a]);
     }
 }

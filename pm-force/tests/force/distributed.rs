@@ -103,7 +103,16 @@ fn distributed<T: Real, K: ForceKernel>(
                 let v: Vec<[T; 3]> = mine.iter().map(|&i| v[i]).collect();
                 let v = mig.forward(comm, &v).unwrap();
                 let vjp = g
-                    .accelerations_and_vjp(comm, &pos, c, &v, &mut acc, &mut grad)
+                    .accelerations_and_vjp(
+                        comm,
+                        &pos,
+                        c,
+                        pm_force::VjpArrays {
+                            cotangent: &v,
+                            grad_pos: &mut grad,
+                            acc: Some(&mut acc),
+                        },
+                    )
                     .unwrap();
                 std::iter::once(vjp.prefactor).chain(vjp.params).collect()
             }
@@ -147,7 +156,16 @@ fn serial<T: Real, K: ForceKernel>(
         }
         Some(v) => {
             let vjp = g
-                .accelerations_and_vjp(&SerialComm, &pos, c, v, &mut acc, &mut grad)
+                .accelerations_and_vjp(
+                    &SerialComm,
+                    &pos,
+                    c,
+                    pm_force::VjpArrays {
+                        cotangent: v,
+                        grad_pos: &mut grad,
+                        acc: Some(&mut acc),
+                    },
+                )
                 .unwrap();
             std::iter::once(vjp.prefactor).chain(vjp.params).collect()
         }

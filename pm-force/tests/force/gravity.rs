@@ -358,7 +358,16 @@ fn accelerations_and_vjp_returns_the_same_force_and_gradient() {
         .accelerations_vjp(&SerialComm, &positions, 0.4, &y, &mut g1)
         .unwrap();
     let v2 = g
-        .accelerations_and_vjp(&SerialComm, &positions, 0.4, &y, &mut acc, &mut g2)
+        .accelerations_and_vjp(
+            &SerialComm,
+            &positions,
+            0.4,
+            pm_force::VjpArrays {
+                cotangent: &y,
+                grad_pos: &mut g2,
+                acc: Some(&mut acc),
+            },
+        )
         .unwrap();
     assert_eq!(g1, g2);
     assert_eq!(v1, v2);

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pm_decomp::{Comm, Migration, SerialComm, SlabHalo, ThreadComm};
 use pm_mesh::{
-    Mesh, MeshBlock, MeshError, Positions, RealField, Scheme, VectorReadout, paint, paint_vjp,
-    readout, readout_vector_and_vjp, readout_vjp,
+    FieldGrads, Mesh, MeshBlock, MeshError, ParticleGrads, Positions, RealField, Scheme,
+    VectorReadout, paint, paint_vjp, readout, readout_vector_and_vjp, readout_vjp,
 };
 
 /// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
@@ -155,15 +155,12 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     // The block's paint_vjp on the filled cotangent == whole-mesh paint_vjp.
                     let mut gp = vec![[0.0; 3]; x.len()];
                     let mut gw = vec![0.0; x.len()];
+                    let grads = ParticleGrads {
+                        pos: Some(&mut gp),
+                        weights: Some(&mut gw),
+                    };
                     block
-                        .paint_vjp(
-                            &padded,
-                            &pos,
-                            Some(&w),
-                            scheme,
-                            Some(&mut gp),
-                            Some(&mut gw),
-                        )
+                        .paint_vjp(&padded, &pos, Some(&w), scheme, grads)
                         .unwrap();
                     let mut gp_s = vec![[0.0; 3]; x.len()];
                     let mut gw_s = vec![0.0; x.len()];
@@ -185,7 +182,16 @@ fn block_paint_readout_and_vjps_equal_whole_mesh() {
                     let mut gf = vec![0.0; block.padded_len()];
                     let mut gp = vec![[0.0; 3]; x.len()];
                     block
-                        .readout_vjp(&padded, &pos, scheme, &v, Some(&mut gf), Some(&mut gp))
+                        .readout_vjp(
+                            &padded,
+                            &pos,
+                            scheme,
+                            &v,
+                            FieldGrads {
+                                field: Some(&mut gf),
+                                pos: Some(&mut gp),
+                            },
+                        )
                         .unwrap();
                     block.add_ghosts(comm, &mut gf).unwrap();
                     let mut gp_s = vec![[0.0; 3]; x.len()];
