@@ -13,7 +13,8 @@ use pm_mesh::{FourierField, RealField};
 use rayon::prelude::*;
 
 use crate::{
-    AdjointError, Integration, Objective, ObjectiveInput, StepCoefficientGradients, reverse_with,
+    AdjointError, Integration, Objective, ObjectiveInput, ReverseResult, StepCoefficientGradients,
+    reverse_with,
 };
 
 /// An objective's value and its gradients through a whole forward run (white noise ->
@@ -190,30 +191,15 @@ fn gradient_with<T: Real, K: ForceKernel>(
 
     // The initial cotangents back to the particle grid's slabs, in lattice order.
     let lpt = sim.lpt_from_modes(comm, &modes)?;
-    let initial = &back.initial;
-    let ids: Vec<u64> = (0..initial.len()).map(|i| initial.id(i)).collect();
-    let bar = &back.cotangent;
-    let [x_bar, p_bar] = lpt.to_lattice_order(comm, &ids, [&bar.disp, &bar.mom])?;
-    let frame = match &bar.lpt {
-        None => None,
-        Some(f) => {
-            let [psi1] = lpt.to_lattice_order(comm, &ids, [&f.psi1])?;
-            let psi2 = match f.psi2.as_deref() {
-                Some(p2) => {
-                    let [p2] = lpt.to_lattice_order(comm, &ids, [p2])?;
-                    Some(p2)
-                }
-                None => None,
-            };
-            Some(pm_integrate::LptCotangent { psi1, psi2 })
-        }
-    };
-    drop(ids);
-    let placed = StateCotangent {
-        disp: x_bar,
-        mom: p_bar,
-        lpt: frame,
-    };
+    let ReverseResult {
+        initial,
+        cotangent: bar,
+        prefactor,
+        kernel_params,
+        steps: step_grads,
+    } = back;
+    let placed = lpt.to_lattice_order(comm, initial.ids.as_deref(), bar)?;
+    drop(initial);
     let (psi_bar, mut lpt_growth) = lpt.state_vjp(a_start, sim.growth(), placed)?;
     drop(lpt);
     if comm.size() > 1 {
@@ -249,9 +235,9 @@ fn gradient_with<T: Real, K: ForceKernel>(
         noise: noise_bar,
         modes: modes_bar,
         lpt_growth,
-        prefactor: back.prefactor,
-        kernel_params: back.kernel_params,
-        steps: back.steps,
+        prefactor,
+        kernel_params,
+        steps: step_grads,
     })
 }
 

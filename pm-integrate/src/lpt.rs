@@ -627,43 +627,66 @@ impl<T: Real> Lpt<T> {
         Ok((psi_bar, lpt_growth))
     }
 
-    /// Brings per-particle rows (`rows[a][i]` of the particle with global lattice index
-    /// `id(i)`, held by any rank) to the rank and position of that particle in this `Lpt`
-    /// (the inverse of a run's migrations, by lattice index): on one rank, a reordering.
-    /// Collective.
+    /// Brings the cotangents `bar` of some particles (row `i` of every array is the
+    /// particle with global lattice index `ids[i]`, or `i` when `ids` is `None`; held by any
+    /// rank) to the rank and position of those particles in this `Lpt`: the inverse of a
+    /// run's migrations, by lattice index, ready for [`Lpt::state_vjp`]. On one rank with the
+    /// particles in lattice order, `bar` itself (no copy). Collective.
     ///
     /// Errors: a particle that arrives twice or not at all ([`IntegrateError::Length`]).
-    pub fn to_lattice_order<const R: usize>(
+    pub fn to_lattice_order(
         &self,
         comm: &dyn Comm,
-        ids: &[u64],
-        rows: [&[[T; 3]]; R],
-    ) -> Result<[Vec<[T; 3]>; R], IntegrateError> {
-        if comm.size() == 1 {
-            return self.place(ids, rows);
+        ids: Option<&[u64]>,
+        bar: StateCotangent<T>,
+    ) -> Result<StateCotangent<T>, IntegrateError> {
+        let Some(ids) = ids else {
+            if self.whole {
+                return Ok(bar);
+            }
+            return Err(IntegrateError::Config {
+                what: "cotangents",
+                reason: "rows without lattice indices on a rank that holds part of the lattice"
+                    .into(),
+            });
+        };
+        let StateCotangent { disp, mom, lpt } = bar;
+        let mut arrays = vec![disp, mom];
+        if let Some(l) = lpt {
+            arrays.push(l.psi1);
+            arrays.extend(l.psi2);
         }
-        let plane = (self.lattice.shape()[1] * self.lattice.shape()[2]) as u64;
-        let split = pm_decomp::BlockSplit::new(self.lattice.shape()[0], comm.size())?;
-        let owners: Vec<usize> = ids
-            .iter()
-            .map(|&id| split.owner((id / plane) as usize).unwrap_or(0))
-            .collect();
-        let mig = Migration::from_owners(comm, &owners)?;
-        let arrived = mig.forward(comm, ids)?;
-        let mut moved = Vec::with_capacity(R);
-        for r in rows {
-            moved.push(mig.forward(comm, r)?);
-        }
-        let moved: [Vec<[T; 3]>; R] = moved.try_into().expect("R arrays");
-        self.place(&arrived, moved.each_ref().map(Vec::as_slice))
+        let arrays = if comm.size() == 1 {
+            arrays
+                .iter()
+                .map(|a| self.place(ids, a))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            let plane = (self.lattice.shape()[1] * self.lattice.shape()[2]) as u64;
+            let split = pm_decomp::BlockSplit::new(self.lattice.shape()[0], comm.size())?;
+            let owners: Vec<usize> = ids
+                .iter()
+                .map(|&id| split.owner((id / plane) as usize).unwrap_or(0))
+                .collect();
+            let mig = Migration::from_owners(comm, &owners)?;
+            let arrived = mig.forward(comm, ids)?;
+            arrays
+                .iter()
+                .map(|a| self.place(&arrived, &mig.forward(comm, a)?))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut arrays = arrays.into_iter();
+        let (disp, mom) = (arrays.next(), arrays.next());
+        let (psi1, psi2) = (arrays.next(), arrays.next());
+        let (Some(disp), Some(mom)) = (disp, mom) else {
+            unreachable!("disp and mom are always put in")
+        };
+        let lpt = psi1.map(|psi1| LptCotangent { psi1, psi2 });
+        Ok(StateCotangent { disp, mom, lpt })
     }
 
-    /// Puts `rows[a][k]` at the local index of lattice point `ids[k]`.
-    fn place<const R: usize>(
-        &self,
-        ids: &[u64],
-        rows: [&[[T; 3]]; R],
-    ) -> Result<[Vec<[T; 3]>; R], IntegrateError> {
+    /// Puts `rows[k]` at the local index of lattice point `ids[k]`.
+    fn place(&self, ids: &[u64], rows: &[[T; 3]]) -> Result<Vec<[T; 3]>, IntegrateError> {
         let n = self.len();
         if ids.len() != n {
             return Err(IntegrateError::Length {
@@ -672,7 +695,7 @@ impl<T: Real> Lpt<T> {
                 got: ids.len(),
             });
         }
-        let mut out: [Vec<[T; 3]>; R] = std::array::from_fn(|_| vec![[T::zero(); 3]; n]);
+        let mut out = vec![[T::zero(); 3]; n];
         for (k, &id) in ids.iter().enumerate() {
             let i = id
                 .checked_sub(self.ids.start)
@@ -683,9 +706,7 @@ impl<T: Real> Lpt<T> {
                     expected: n,
                     got: ids.len(),
                 })?;
-            for (o, r) in out.iter_mut().zip(&rows) {
-                o[i] = r[k];
-            }
+            out[i] = rows[k];
         }
         Ok(out)
     }
