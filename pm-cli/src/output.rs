@@ -182,14 +182,18 @@ impl NpyFile {
         file.sync_data().map_err(|e| io_error(&self.path, e))
     }
 
-    /// Writes rows of `R` elements: `rows[k]` is row `ids[k]` of an `(n, R)` array. The rows
-    /// are sorted by index and runs of consecutive indices written at once, then the file is
-    /// synced.
+    /// Writes rows of `R` elements: `rows[k]` is row `ids[k]` of an `(n, R)` array (row `k`
+    /// when `ids` is `None`, the rows then being all of them in order, written as one run).
+    /// Listed rows are sorted by index and runs of consecutive indices written at once. The
+    /// file is synced.
     pub fn write_rows<T: pm_fft::Real, const R: usize>(
         &self,
-        ids: &[u64],
+        ids: Option<&[u64]>,
         rows: &[[T; R]],
     ) -> Result<(), CliError> {
+        let Some(ids) = ids else {
+            return self.write_run(0, rows.as_flattened());
+        };
         if ids.len() != rows.len() {
             return Err(io_error(
                 &self.path,
@@ -227,6 +231,8 @@ impl NpyFile {
             .map_err(|e| io_error(&self.path, e))
     }
 
+    /// Writes `data` at element `first`, little-endian, through a buffer of at most
+    /// [`WRITE_CHUNK`] elements (so a write costs no copy of the data).
     fn write_at<T: pm_fft::Real>(
         &self,
         file: &File,
@@ -244,12 +250,21 @@ impl NpyFile {
                 ),
             ));
         }
-        let bytes = pm_decomp::encode(data);
-        let offset = self.header.len() as u64 + first * self.element_bytes;
-        file.write_all_at(&bytes, offset)
-            .map_err(|e| io_error(&self.path, e))
+        let mut bytes = Vec::new();
+        let mut offset = self.header.len() as u64 + first * self.element_bytes;
+        for chunk in data.chunks(WRITE_CHUNK) {
+            bytes.clear();
+            pm_decomp::encode_into(chunk, &mut bytes);
+            file.write_all_at(&bytes, offset)
+                .map_err(|e| io_error(&self.path, e))?;
+            offset += bytes.len() as u64;
+        }
+        Ok(())
     }
 }
+
+/// Elements per write of an [`NpyFile`] (1 Mi: 4 or 8 MB of bytes at a time).
+const WRITE_CHUNK: usize = 1 << 20;
 
 /// The header of a `.npy` file, format 1.0: magic, version, header length, the dict
 /// `{'descr': ..., 'fortran_order': False, 'shape': (...), }` padded with spaces and a

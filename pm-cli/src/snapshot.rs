@@ -208,8 +208,9 @@ pub struct SnapshotTarget<'a> {
 /// the force mesh, with the ghost planes exchanged); the P(k) is binned per rank and the bins
 /// added over the ranks; rank 0 writes `power.csv`, the pictures and `meta.json` and renames
 /// the directory into place once every rank has written. Memory per rank: its particles'
-/// wrapped positions (`12` or `24` bytes each), an index per particle (8 bytes), and its
-/// slab of the force mesh (real and Fourier) when the density, P(k) or pictures are asked.
+/// wrapped positions (`12` or `24` bytes each), on several ranks the order of its particles
+/// by index (8 bytes each), a 4-8 MB write buffer, and its slab of the force mesh (real and
+/// Fourier) when the density, P(k) or pictures are asked.
 pub fn write_snapshot<T: Real + WritableElement>(
     comm: &dyn Comm,
     target: &SnapshotTarget<'_>,
@@ -238,12 +239,12 @@ pub fn write_snapshot<T: Real + WritableElement>(
         .map(|i| state.position(i).map(|x| wrap::<T>(x, l)))
         .collect();
     if products.particles {
-        let ids: Vec<u64> = (0..state.len()).map(|i| state.id(i)).collect();
+        let ids = state.ids.as_deref();
         for (name, rows) in [("positions.npy", &wrapped), ("momenta.npy", &state.mom)] {
             let path = tmp.join(name);
             let file = NpyFile::new::<T>(&path, &[n, 3]);
             agree(comm, if rank0 { file.create() } else { Ok(()) }, &path)?;
-            agree(comm, file.write_rows(&ids, rows), &path)?;
+            agree(comm, file.write_rows(ids, rows), &path)?;
         }
         meta.files.insert(
             "positions".into(),
