@@ -25,21 +25,12 @@ use pm_cosmo::Cosmology;
 use pm_decomp::{Comm, MpiComm, SerialComm};
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
 use pm_mesh::{Mesh, RealField};
+use pm_testkit::max_rel_diff_or_abs;
 
 type Error = Box<dyn std::error::Error>;
 
 /// Relative tolerance of the comparison with the serial gradient.
 const TOLERANCE: f64 = 1e-10;
-
-/// `max |a - b| / max |b|`.
-fn rel(a: impl IntoIterator<Item = f64>, b: impl IntoIterator<Item = f64>) -> f64 {
-    let (mut d, mut m) = (0.0f64, 0.0f64);
-    for (x, y) in a.into_iter().zip(b) {
-        d = d.max((x - y).abs());
-        m = m.max(y.abs());
-    }
-    if m > 0.0 { d / m } else { d }
-}
 
 fn count(args: &[String], i: usize, default: usize) -> Result<usize, Error> {
     match args.get(i) {
@@ -111,13 +102,13 @@ fn run(comm: &MpiComm, args: &[String]) -> Result<Option<(String, bool)>, Error>
     let one = builder().build()?;
     let serial = value_and_gradient(&SerialComm, &one, &one.white_noise()?, &objective(grid)?)?;
     let t_serial = t.elapsed().as_secs_f64();
-    let d_noise = rel(
+    let d_noise = max_rel_diff_or_abs(
         noise.as_slice().iter().copied(),
         serial.noise.as_slice().iter().copied(),
     );
     let d_value = ((g.value - serial.value) / serial.value).abs();
     let d_prefactor = ((g.prefactor - serial.prefactor) / serial.prefactor).abs();
-    let d_steps = rel(flat(&g.steps), flat(&serial.steps));
+    let d_steps = max_rel_diff_or_abs(flat(&g.steps), flat(&serial.steps));
     let worst = d_noise.max(d_value).max(d_prefactor).max(d_steps);
     let ok = worst <= TOLERANCE;
     let line = format!(

@@ -6,13 +6,12 @@
 //! Run with `cargo run -p pm-cli --example plot_demo`.
 
 use pm_cli::plot::{Curve, density_slice_png, power_spectrum_png};
+use pm_testkit::keyed_u64;
 
-/// A deterministic pseudo-random number in [0, 1) from an index (splitmix64).
+/// A deterministic pseudo-random number in [0, 1] from an index (splitmix64 of `index + gamma`,
+/// all 64 bits over 2^64).
 fn uniform(index: u64) -> f64 {
-    let mut z = index.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as f64 / 2f64.powi(64)
+    keyed_u64(index, 1) as f64 / 2f64.powi(64)
 }
 
 /// 1 + delta on an `n` x `n` periodic grid: a lognormal field, exp(g - 1/2) for a Gaussian

@@ -713,11 +713,7 @@ fn lensing_maps_on_three_ranks_equal_the_one_rank_maps() {
     }
     let rel = |a: &[f64], b: &[f64]| {
         assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-            / scale
+        pm_testkit::max_rel_diff(a.iter().copied(), b.iter().copied())
     };
     let flat = |d: &str| {
         let path = dir.join(d).join("lensing/kappa_flat.npy");

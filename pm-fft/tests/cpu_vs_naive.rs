@@ -2,6 +2,7 @@
 //! thread-count independence.
 
 use pm_fft::{Complex, CpuFft3d, CpuFftPlanner, Fft3d, FftError, NaiveDft3d, Real};
+use pm_testkit::signed_spread;
 
 const SHAPES: [[usize; 3]; 6] = [
     [4, 6, 8],
@@ -14,17 +15,7 @@ const SHAPES: [[usize; 3]; 6] = [
 
 /// splitmix64-based uniform numbers in [-1, 1), deterministic.
 fn noise(n: usize, seed: u64) -> Vec<f64> {
-    (0..n as u64)
-        .map(|i| {
-            let mut z = seed
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add(i.wrapping_mul(0xBF58_476D_1CE4_E5B9));
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
+    (0..n as u64).map(|i| signed_spread(i, seed)).collect()
 }
 
 fn max_abs_c(a: &[Complex<f64>]) -> f64 {

@@ -19,22 +19,16 @@ use std::time::Instant;
 use pm_cosmo::Cosmology;
 use pm_decomp::{Comm, MpiComm};
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
+use pm_testkit::max_rel_diff_or_abs;
 
 type Error = Box<dyn std::error::Error>;
 
 /// Relative tolerance of the comparison with the serial run.
 const TOLERANCE: f64 = 1e-10;
 
-/// `max |a - b| / max |b|` over all components.
+/// `max |a - b| / max |b|` over all components (`max |a - b|` when `b` is all zero).
 fn rel_diff(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    let (mut diff, mut scale) = (0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        for k in 0..3 {
-            diff = diff.max((x[k] - y[k]).abs());
-            scale = scale.max(y[k].abs());
-        }
-    }
-    if scale > 0.0 { diff / scale } else { diff }
+    max_rel_diff_or_abs(a.iter().flatten().copied(), b.iter().flatten().copied())
 }
 
 fn arg(args: &[String], i: usize, default: f64) -> Result<f64, Error> {

@@ -9,19 +9,12 @@ use pm_lensing::{
     SkyMap, Sources,
 };
 use pm_mesh::{Positions, RealField};
+use pm_testkit::{SplitMix64, max_rel_diff};
 
 /// A deterministic pseudo-random sequence in [0, 1) (splitmix64).
 fn uniform(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
+    let mut rng = SplitMix64::new(seed);
+    (0..n).map(|_| rng.uniform()).collect()
 }
 
 fn kernel(z: f64) -> BornKernel {
@@ -412,13 +405,7 @@ fn maps_on_several_ranks_equal_the_one_rank_maps() {
     };
     let one = maps(&SerialComm, &builder().build().unwrap());
     assert!(one.0.iter().any(|&v| v != 0.0) && one.1.iter().any(|&v| v != 0.0));
-    let rel = |a: &[f64], b: &[f64]| {
-        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
-            / scale
-    };
+    let rel = |a: &[f64], b: &[f64]| max_rel_diff(a.iter().copied(), b.iter().copied());
     for ranks in [2, 3] {
         let all = pm_decomp::ThreadComm::run(ranks, |comm| {
             maps(comm, &builder().build_on(comm).unwrap())

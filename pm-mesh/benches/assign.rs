@@ -9,26 +9,17 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pm_mesh::{Lattice, Mesh, Positions, Real, RealField, Scheme, paint, readout};
+use pm_testkit::SplitMix64;
 
 const N_SIDE: usize = 128;
 const BOX: f64 = 256.0;
 
-/// splitmix64 mapped to [-1, 1).
-fn noise(state: &mut u64) -> f64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    2.0 * ((z >> 11) as f64 / (1u64 << 53) as f64) - 1.0
-}
-
 fn bench_one<T: Real>(c: &mut Criterion, n_mesh: usize, threads: Option<usize>) {
     let lattice = Lattice::cubic(N_SIDE, BOX).expect("lattice");
     let spacing = BOX / N_SIDE as f64;
-    let mut state = 42;
+    let mut rng = SplitMix64::new(42);
     let disp: Vec<[T; 3]> = (0..lattice.len())
-        .map(|_| std::array::from_fn(|_| T::lit(spacing * noise(&mut state))))
+        .map(|_| std::array::from_fn(|_| T::lit(spacing * rng.signed())))
         .collect();
     let positions = Positions::Displaced {
         lattice,

@@ -9,33 +9,7 @@ use pm_cosmo::Cosmology;
 use pm_decomp::SerialComm;
 use pm_force::SharpenedKernel;
 use pm_integrate::{Simulation, StepperKind, TimeSteps};
-
-struct Rng(u64);
-impl Rng {
-    fn signed(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        2.0 * ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 1.0
-    }
-    fn vec3(&mut self, n: usize) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [self.signed(), self.signed(), self.signed()])
-            .collect()
-    }
-}
-
-/// Largest |a - b| over the largest |b|.
-fn rel(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    let scale = b.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max);
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
+use pm_testkit::{SplitMix64, max_rel_diff3};
 
 fn rel_scalar(a: f64, b: f64) -> f64 {
     if a == b { 0.0 } else { (a - b).abs() / b.abs() }
@@ -64,7 +38,7 @@ fn checkpointed_gradient_equals_the_reverse_adjoint() {
             .unwrap();
         let start = sim.initial_state(&SerialComm).unwrap();
         let n = start.len();
-        let mut rng = Rng(1);
+        let mut rng = SplitMix64::new(1);
         let cotangent = StateCotangent::new(rng.vec3(n), rng.vec3(n));
         let end = sim.evolve(start.clone(), &mut []).unwrap();
         let want = reverse(
@@ -83,8 +57,8 @@ fn checkpointed_gradient_equals_the_reverse_adjoint() {
             let got = reverse_checkpointed(Integration::of(&sim), &checkpoints, cotangent.clone())
                 .unwrap();
             let mut worst: f64 = 0.0;
-            worst = worst.max(rel(&got.cotangent.disp, &want.cotangent.disp));
-            worst = worst.max(rel(&got.cotangent.mom, &want.cotangent.mom));
+            worst = worst.max(max_rel_diff3(&got.cotangent.disp, &want.cotangent.disp));
+            worst = worst.max(max_rel_diff3(&got.cotangent.mom, &want.cotangent.mom));
             worst = worst.max(rel_scalar(got.prefactor, want.prefactor));
             for (g, w) in got.kernel_params.iter().zip(&want.kernel_params) {
                 worst = worst.max(rel_scalar(*g, *w));
@@ -101,8 +75,11 @@ fn checkpointed_gradient_equals_the_reverse_adjoint() {
                 (None, None) => assert_ne!(stepper, StepperKind::Cola),
                 (Some(g), Some(w)) => {
                     assert_eq!(stepper, StepperKind::Cola);
-                    worst = worst.max(rel(&g.psi1, &w.psi1));
-                    worst = worst.max(rel(g.psi2.as_ref().unwrap(), w.psi2.as_ref().unwrap()));
+                    worst = worst.max(max_rel_diff3(&g.psi1, &w.psi1));
+                    worst = worst.max(max_rel_diff3(
+                        g.psi2.as_ref().unwrap(),
+                        w.psi2.as_ref().unwrap(),
+                    ));
                 }
                 _ => panic!("one has LPT cotangents and the other not"),
             }

@@ -17,6 +17,7 @@ use pm_decomp::SerialComm;
 use pm_force::FastPmKernel;
 use pm_integrate::{Lpt, Simulation, State, StepperKind, TimeSteps};
 use pm_mesh::{Complex, FourierField, Mesh, Scheme};
+use pm_testkit::{SplitMix64, dot3};
 
 const A_START: f64 = 0.1;
 
@@ -49,30 +50,6 @@ fn simulation(
         .unwrap()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn signed(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        2.0 * ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 1.0
-    }
-    fn vec3(&mut self, n: usize) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [self.signed(), self.signed(), self.signed()])
-            .collect()
-    }
-}
-
-fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
-}
-
 /// `L = <w, disp> + <v, mom>` of the final state.
 struct Linear {
     w: Vec<[f64; 3]>,
@@ -81,14 +58,14 @@ struct Linear {
 
 impl Linear {
     fn new(n: usize) -> Self {
-        let mut rng = Rng(99);
+        let mut rng = SplitMix64::new(99);
         Self {
             w: rng.vec3(n),
             v: rng.vec3(n),
         }
     }
     fn value(&self, s: &State<f64>) -> f64 {
-        dot(&self.w, &s.disp) + dot(&self.v, &s.mom)
+        dot3(&self.w, &s.disp) + dot3(&self.v, &s.mom)
     }
 }
 
@@ -190,10 +167,10 @@ fn steps_prefactor_and_lpt_growth_match_finite_differences() {
         let (xb, pb) = (&back.cotangent.disp, &back.cotangent.mom);
         let psi2 = lpt.psi2().unwrap();
         let lpt_growth = [
-            dot(xb, lpt.psi1()),
-            dot(xb, psi2),
-            dot(pb, lpt.psi1()),
-            dot(pb, psi2),
+            dot3(xb, lpt.psi1()),
+            dot3(xb, psi2),
+            dot3(pb, lpt.psi1()),
+            dot3(pb, psi2),
         ];
         let grad = |lpt_growth: [f64; 4]| {
             cosmology_gradient::<f64>(
@@ -293,7 +270,7 @@ fn modes_gradient_matches_the_per_mode_sum() {
         Mesh::cubic(8, 64.0).unwrap(),
         Mesh::new([8, 6, 10], [64.0, 64.0, 80.0]).unwrap(),
     ] {
-        let mut rng = Rng(5);
+        let mut rng = SplitMix64::new(5);
         let mut modes = FourierField::<f64>::zeros(mesh);
         let mut bar = FourierField::<f64>::zeros(mesh);
         for v in modes.as_slice_mut().iter_mut().chain(bar.as_slice_mut()) {

@@ -13,6 +13,7 @@ use pm_integrate::{
     kdk_step,
 };
 use pm_mesh::{Lattice, Positions};
+use pm_testkit::{dot3, signed};
 
 /// A periodic restoring force towards the planes `x_a = 0 mod L` plus a weak coupling of the
 /// axes, with a strength `kappa` (the one parameter):
@@ -89,26 +90,10 @@ impl ForcesVjp<f64> for Waves {
     }
 }
 
-fn signed(i: u64, seed: u64) -> f64 {
-    let mut z = i.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    2.0 * ((z >> 11) as f64 / (1u64 << 53) as f64) - 1.0
-}
-
 fn vectors(n: usize, seed: u64) -> Vec<[f64; 3]> {
     (0..n)
         .map(|i| std::array::from_fn(|a| signed((3 * i + a) as u64, seed)))
         .collect()
-}
-
-fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
 }
 
 /// `L = <w, disp_N> + <v, mom_N>` of the run of `start` with `forces`.
@@ -123,7 +108,7 @@ fn objective(
     for &a1 in &a[1..] {
         kdk_step(&SerialComm, stepper, forces, &mut state, a1, None).unwrap();
     }
-    dot(w, &state.disp) + dot(v, &state.mom)
+    dot3(w, &state.disp) + dot3(v, &state.mom)
 }
 
 #[test]
@@ -183,7 +168,7 @@ fn a_custom_force_is_differentiated_through_the_reverse_adjoint() {
             objective(stepper.as_ref(), &forces, &a, &st, (&w, &v))
         };
         let fd = (moved(h) - moved(-h)) / (2.0 * h);
-        let adjoint = dot(&back.cotangent.disp, &u) + dot(&back.cotangent.mom, &s);
+        let adjoint = dot3(&back.cotangent.disp, &u) + dot3(&back.cotangent.mom, &s);
         let rel = (adjoint - fd).abs() / fd.abs();
         println!("{name}: dL/dstate0 . u: adjoint {adjoint:.12e}, fd {fd:.12e}, rel {rel:.1e}");
         assert!(rel < 1e-6, "{name}: {rel:e}");

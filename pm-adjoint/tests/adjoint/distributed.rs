@@ -18,6 +18,7 @@ use pm_fft::Real;
 use pm_force::FastPmKernel;
 use pm_integrate::{LptOrder, ModeOptions, Simulation, SimulationBuilder, StepperKind, TimeSteps};
 use pm_mesh::{Mesh, RealField};
+use pm_testkit::max_rel_diff;
 
 const TOLERANCE: f64 = 1e-10;
 
@@ -88,16 +89,6 @@ fn objective<T: Real>(mesh: Mesh) -> Sum<'static, T> {
     Sum::new()
         .with(Painted::new(likelihood))
         .with(WhiteNoisePrior::new())
-}
-
-/// `max |a - b| / max |b|`.
-fn rel(a: impl IntoIterator<Item = f64>, b: impl IntoIterator<Item = f64>) -> f64 {
-    let (mut d, mut m) = (0.0f64, 0.0f64);
-    for (x, y) in a.into_iter().zip(b) {
-        d = d.max((x - y).abs());
-        m = m.max(y.abs());
-    }
-    d / m
 }
 
 /// Every gradient of a run as flat f64 vectors, serial and distributed alike.
@@ -185,11 +176,11 @@ impl Flat {
     fn diff(&self, reference: &Flat, label: &str) -> f64 {
         let r = reference;
         let value = ((self.value - r.value) / r.value).abs();
-        let noise = rel(self.noise.iter().copied(), r.noise.iter().copied());
-        let modes = rel(self.modes.iter().copied(), r.modes.iter().copied());
-        let growth = rel(self.lpt_growth, r.lpt_growth);
+        let noise = max_rel_diff(self.noise.iter().copied(), r.noise.iter().copied());
+        let modes = max_rel_diff(self.modes.iter().copied(), r.modes.iter().copied());
+        let growth = max_rel_diff(self.lpt_growth, r.lpt_growth);
         let prefactor = ((self.prefactor - r.prefactor) / r.prefactor).abs();
-        let steps = rel(self.steps.iter().copied(), r.steps.iter().copied());
+        let steps = max_rel_diff(self.steps.iter().copied(), r.steps.iter().copied());
         println!(
             "{label}: value {value:.1e}, noise {noise:.1e}, modes {modes:.1e}, lpt growth \
              {growth:.1e}, prefactor {prefactor:.1e}, steps {steps:.1e}"

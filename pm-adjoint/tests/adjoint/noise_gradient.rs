@@ -18,6 +18,7 @@ use pm_fft::Complex;
 use pm_force::{FastPmKernel, ForceKernel};
 use pm_integrate::{LptOrder, ModeOptions, Simulation, State, StepperKind, TimeSteps};
 use pm_mesh::{FourierField, RealField};
+use pm_testkit::{SplitMix64, dot3};
 
 fn simulation(
     stepper: StepperKind,
@@ -39,31 +40,6 @@ fn simulation(
         .seed(3)
         .build()
         .unwrap()
-}
-
-/// splitmix64 to uniform [-1, 1).
-struct Rng(u64);
-impl Rng {
-    fn signed(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        2.0 * ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 1.0
-    }
-    fn vec3(&mut self, n: usize) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [self.signed(), self.signed(), self.signed()])
-            .collect()
-    }
-}
-
-fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
 }
 
 /// `L = <w, disp_N> + <v, mom_N> + alpha/2 |noise|^2`: linear in the final state, with an
@@ -89,7 +65,7 @@ impl Objective<f64> for Weighted {
         let mut g = input.noise.clone();
         g.as_slice_mut().iter_mut().for_each(|x| *x *= self.alpha);
         Ok(ObjectiveOutput {
-            value: dot(&self.w, &s.disp) + dot(&self.v, &s.mom) + 0.5 * self.alpha * n2,
+            value: dot3(&self.w, &s.disp) + dot3(&self.v, &s.mom) + 0.5 * self.alpha * n2,
             noise: Some(g),
             state: Some(StateCotangent::new(self.w.clone(), self.v.clone())),
         })
@@ -119,7 +95,7 @@ fn check(stepper: StepperKind, order: LptOrder, modes: ModeOptions) {
     let noise = sim.white_noise().unwrap();
     let mesh = *sim.particle_mesh();
     let n = mesh.n_cells();
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let objective = Weighted {
         w: rng.vec3(n),
         v: rng.vec3(n),
@@ -368,7 +344,7 @@ fn single_precision_gradient_matches_double() {
             .build()
             .unwrap();
         let n = sim64.particle_mesh().n_cells();
-        let mut rng = Rng(42);
+        let mut rng = SplitMix64::new(42);
         let objective = Weighted {
             w: rng.vec3(n),
             v: rng.vec3(n),

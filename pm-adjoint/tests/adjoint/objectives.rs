@@ -26,43 +26,23 @@ use pm_integrate::State;
 use pm_mesh::{
     Binning, Lattice, Mesh, PowerOptions, RealField, Scheme, power_spectrum, power_spectrum_real,
 };
+use pm_testkit::{SplitMix64, dot, dot3};
 
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+/// A field uniform in `[-scale, scale)` per cell.
+fn random_field(rng: &mut SplitMix64, mesh: Mesh, scale: f64) -> RealField<f64> {
+    let mut f = RealField::zeros(mesh);
+    for v in f.as_slice_mut() {
+        *v = scale * rng.signed();
     }
-    fn signed(&mut self) -> f64 {
-        2.0 * self.uniform() - 1.0
-    }
-    fn field(&mut self, mesh: Mesh, scale: f64) -> RealField<f64> {
-        let mut f = RealField::zeros(mesh);
-        for v in f.as_slice_mut() {
-            *v = scale * self.signed();
-        }
-        f
-    }
-    fn vec3(&mut self, n: usize, scale: f64) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [0; 3].map(|_| scale * self.signed()))
-            .collect()
-    }
+    f
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn dot3(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
+/// `n` vectors uniform in `[-scale, scale)` per component.
+fn scaled_vec3(rng: &mut SplitMix64, n: usize, scale: f64) -> Vec<[f64; 3]> {
+    rng.vec3(n)
+        .into_iter()
+        .map(|v| v.map(|x| scale * x))
+        .collect()
 }
 
 fn axpy(x: &RealField<f64>, h: f64, v: &RealField<f64>) -> RealField<f64> {
@@ -80,12 +60,12 @@ fn check_field_gradient<F: FieldObjective<f64>>(
     delta: &RealField<f64>,
     h: f64,
     tol: f64,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
 ) -> f64 {
     let out = obj.evaluate_field(delta).unwrap();
     let mut worst = 0.0f64;
     for _ in 0..4 {
-        let v = rng.field(*delta.mesh(), 1.0);
+        let v = random_field(rng, *delta.mesh(), 1.0);
         let plus = obj.evaluate_field(&axpy(delta, h, &v)).unwrap().value;
         let minus = obj.evaluate_field(&axpy(delta, -h, &v)).unwrap().value;
         let fd = (plus - minus) / (2.0 * h);
@@ -145,11 +125,11 @@ fn gaussian_likelihood_value_on_hand_computable_cases() {
 
 #[test]
 fn gaussian_likelihood_gradient_matches_finite_differences() {
-    let mut rng = Rng(1);
+    let mut rng = SplitMix64::new(1);
     let mesh = Mesh::new([8, 6, 10], [40.0, 30.0, 50.0]).unwrap();
-    let data = rng.field(mesh, 1.0);
-    let delta = rng.field(mesh, 2.0);
-    let mut sigma = rng.field(mesh, 0.5);
+    let data = random_field(&mut rng, mesh, 1.0);
+    let delta = random_field(&mut rng, mesh, 2.0);
+    let mut sigma = random_field(&mut rng, mesh, 0.5);
     sigma.as_slice_mut().iter_mut().for_each(|s| *s += 1.0);
     for like in [
         GaussianLikelihood::new(data.clone(), Sigma::Scalar(0.7)).unwrap(),
@@ -189,8 +169,8 @@ fn white_noise_prior_value_and_gradient() {
     assert!(WhiteNoisePrior::with_weight(-1.0).is_err());
 
     // Finite differences (the prior is quadratic).
-    let mut rng = Rng(2);
-    let noise = rng.field(mesh, 1.5);
+    let mut rng = SplitMix64::new(2);
+    let noise = random_field(&mut rng, mesh, 1.5);
     let prior = WhiteNoisePrior::with_weight(0.3).unwrap();
     let value = |n: &RealField<f64>| {
         Objective::<f64>::evaluate(
@@ -216,7 +196,7 @@ fn white_noise_prior_value_and_gradient() {
     .noise
     .unwrap();
     for _ in 0..4 {
-        let v = rng.field(mesh, 1.0);
+        let v = random_field(&mut rng, mesh, 1.0);
         let h = 1e-3;
         let fd = (value(&axpy(&noise, h, &v)) - value(&axpy(&noise, -h, &v))) / (2.0 * h);
         let an = dot(g.as_slice(), v.as_slice());
@@ -227,7 +207,7 @@ fn white_noise_prior_value_and_gradient() {
 /// The loss's binned spectrum is pm-mesh's estimator, mode counts and all.
 #[test]
 fn power_spectrum_loss_bins_like_the_estimator() {
-    let mut rng = Rng(3);
+    let mut rng = SplitMix64::new(3);
     let cases = [
         (Mesh::cubic(16, 100.0).unwrap(), PowerOptions::default()),
         (
@@ -263,7 +243,7 @@ fn power_spectrum_loss_bins_like_the_estimator() {
         ),
     ];
     for (mesh, options) in cases {
-        let field = rng.field(mesh, 1.0);
+        let field = random_field(&mut rng, mesh, 1.0);
         let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
         let reference = power_spectrum_real(&field, &plan, &options).unwrap();
         let nb = reference.n_modes.len();
@@ -345,7 +325,7 @@ fn power_spectrum_loss_value_on_a_plane_wave() {
 
 #[test]
 fn power_spectrum_loss_gradient_matches_finite_differences() {
-    let mut rng = Rng(4);
+    let mut rng = SplitMix64::new(4);
     let cases = [
         (Mesh::cubic(16, 100.0).unwrap(), PowerOptions::default()),
         (
@@ -362,7 +342,7 @@ fn power_spectrum_loss_gradient_matches_finite_differences() {
         ),
     ];
     for (mesh, options) in cases {
-        let delta = rng.field(mesh, 1.0);
+        let delta = random_field(&mut rng, mesh, 1.0);
         let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();
         let p = power_spectrum_real(&delta, &plan, &options).unwrap();
         // Targets 0.5 to 1.5 times the field's spectrum, so every term matters.
@@ -442,14 +422,14 @@ fn painted_objectives_on_hand_computable_cases() {
 
 #[test]
 fn painted_objective_gradients_match_finite_differences() {
-    let mut rng = Rng(5);
+    let mut rng = SplitMix64::new(5);
     let (np, l) = (8, 32.0);
     let mesh = Mesh::cubic(12, l).unwrap();
     let mut state = particles_at_rest(np, l);
-    state.disp = rng.vec3(state.len(), 3.0);
-    state.mom = rng.vec3(state.len(), 1.0);
+    state.disp = scaled_vec3(&mut rng, state.len(), 3.0);
+    state.mom = scaled_vec3(&mut rng, state.len(), 1.0);
     let noise = RealField::zeros(Mesh::cubic(np, l).unwrap());
-    let data = rng.field(mesh, 1.0);
+    let data = random_field(&mut rng, mesh, 1.0);
     let like = GaussianLikelihood::new(data, Sigma::Scalar(0.8))
         .unwrap()
         .with_smoothing(2.0)
@@ -499,7 +479,7 @@ fn painted_objective_gradients_match_finite_differences() {
         let cot = out.state.unwrap();
         assert!(cot.mom.iter().flatten().all(|g| *g == 0.0));
         for _ in 0..3 {
-            let v = rng.vec3(state.len(), 1.0);
+            let v = scaled_vec3(&mut rng, state.len(), 1.0);
             let h = 1e-6;
             let shifted = |s: f64| {
                 let mut st = state.clone();
@@ -521,15 +501,16 @@ fn painted_objective_gradients_match_finite_differences() {
 
 #[test]
 fn on_noise_and_sum_add_up() {
-    let mut rng = Rng(6);
+    let mut rng = SplitMix64::new(6);
     let mesh = Mesh::cubic(8, 50.0).unwrap();
-    let noise = rng.field(mesh, 1.0);
+    let noise = random_field(&mut rng, mesh, 1.0);
     let state = particles_at_rest(8, 50.0);
     let input = ObjectiveInput {
         noise: &noise,
         state: &state,
     };
-    let like = GaussianLikelihood::new(rng.field(mesh, 1.0), Sigma::Scalar(2.0)).unwrap();
+    let like =
+        GaussianLikelihood::new(random_field(&mut rng, mesh, 1.0), Sigma::Scalar(2.0)).unwrap();
     let prior = WhiteNoisePrior::with_weight(0.5).unwrap();
     let a = OnNoise(&like).evaluate(&SerialComm, input).unwrap();
     let b = prior.evaluate(&SerialComm, input).unwrap();
@@ -637,8 +618,8 @@ fn loss_through_the_simulation_matches_finite_differences() {
     let loss = Sum::new()
         .with(Painted::new(&like))
         .with(WhiteNoisePrior::new());
-    let mut rng = Rng(7);
-    let mut noise = rng.field(*truth.mesh(), 1.0);
+    let mut rng = SplitMix64::new(7);
+    let mut noise = random_field(&mut rng, *truth.mesh(), 1.0);
     for (w, t) in noise.as_slice_mut().iter_mut().zip(truth.as_slice()) {
         *w = 0.5 * *w + 0.8 * t;
     }
@@ -649,7 +630,7 @@ fn loss_through_the_simulation_matches_finite_differences() {
             .value
     };
     for _ in 0..3 {
-        let v = rng.field(*noise.mesh(), 1.0);
+        let v = random_field(&mut rng, *noise.mesh(), 1.0);
         let h = 1e-5;
         let fd = (value(&axpy(&noise, h, &v)) - value(&axpy(&noise, -h, &v))) / (2.0 * h);
         let an = dot(g.noise.as_slice(), v.as_slice());

@@ -5,6 +5,7 @@ use pm_cosmo::Cosmology;
 use pm_decomp::SerialComm;
 use pm_force::{ForceKernel, SharpenedKernel};
 use pm_integrate::{Simulation, State, StepperKind, TimeSteps};
+use pm_testkit::{SplitMix64, dot3};
 
 fn simulation<K: ForceKernel>(stepper: StepperKind, kernel: K, omega_c: f64) -> Simulation<f64, K> {
     let mut cosmology = Cosmology::planck18();
@@ -25,30 +26,6 @@ fn simulation<K: ForceKernel>(stepper: StepperKind, kernel: K, omega_c: f64) -> 
         .unwrap()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn signed(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        2.0 * ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 1.0
-    }
-    fn vec3(&mut self, n: usize) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [self.signed(), self.signed(), self.signed()])
-            .collect()
-    }
-}
-
-fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
-}
-
 /// `L = <a, disp_N> + <b, mom_N>`.
 fn objective<K: ForceKernel>(
     sim: &Simulation<f64, K>,
@@ -57,7 +34,7 @@ fn objective<K: ForceKernel>(
     b: &[[f64; 3]],
 ) -> f64 {
     let end = sim.evolve(start.clone(), &mut []).unwrap();
-    dot(a, &end.disp) + dot(b, &end.mom)
+    dot3(a, &end.disp) + dot3(b, &end.mom)
 }
 
 #[test]
@@ -113,7 +90,7 @@ fn gradients_match_central_differences() {
         let sim = simulation(stepper, SharpenedKernel::new(theta), 0.2607);
         let start = sim.initial_state(&SerialComm).unwrap();
         let n = start.len();
-        let mut rng = Rng(99);
+        let mut rng = SplitMix64::new(99);
         let (a, b) = (rng.vec3(n), rng.vec3(n));
         let (u, w) = (rng.vec3(n), rng.vec3(n));
         let end = sim.evolve(start.clone(), &mut []).unwrap();
@@ -137,7 +114,7 @@ fn gradients_match_central_differences() {
             objective(&sim, &st, &a, &b)
         };
         let fd = (shifted(h) - shifted(-h)) / (2.0 * h);
-        let adj = dot(&grad.cotangent.disp, &u) + dot(&grad.cotangent.mom, &w);
+        let adj = dot3(&grad.cotangent.disp, &u) + dot3(&grad.cotangent.mom, &w);
         let rel = (fd - adj).abs() / fd.abs();
         println!(
             "{stepper:?}: d L / d state0 along a random direction: adjoint {adj:.12e}, fd {fd:.12e}, rel {rel:.1e}"

@@ -6,7 +6,7 @@ use pm_decomp::{
     SerialComm, SlabDecomposition, SlabTranspose, ThreadComm,
 };
 
-use crate::common::noise;
+use pm_testkit::signed;
 
 /// Runs `f` on `n` thread ranks and unwraps every rank's result.
 fn on_ranks<R: Send>(n: usize, f: impl Fn(&ThreadComm) -> Result<R, DecompError> + Sync) -> Vec<R> {
@@ -20,7 +20,7 @@ fn on_ranks<R: Send>(n: usize, f: impl Fn(&ThreadComm) -> Result<R, DecompError>
 
 fn global_real(shape: [usize; 3], seed: u64) -> Vec<f64> {
     (0..shape.iter().product::<usize>())
-        .map(|i| noise(i as u64, seed))
+        .map(|i| signed(i as u64, seed))
         .collect()
 }
 

@@ -6,7 +6,7 @@ use pm_decomp::{
     widths_for_support,
 };
 
-use crate::common::noise;
+use pm_testkit::{dot, signed};
 
 /// Runs `f` on `n` thread ranks (and, for `n == 1`, also on `SerialComm`, checking that both
 /// give the same result) and unwraps every rank's result.
@@ -29,11 +29,7 @@ fn on_ranks<R: Send + PartialEq + std::fmt::Debug>(
 
 /// An integer-valued pseudo-random value in `[-50, 50)` (sums stay exact in f64).
 fn int_noise(i: u64, seed: u64) -> f64 {
-    (noise(i, seed) * 50.0).floor()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| p * q).sum()
+    (signed(i, seed) * 50.0).floor()
 }
 
 /// Global plane of padded plane `p` on a rank whose slab starts at `x0`, derived
@@ -186,10 +182,10 @@ fn halo_add_and_fill_are_each_others_adjoint() {
                     let h = SlabHalo::new(d, lo, hi)?;
                     let me = comm.rank() as u64;
                     let x: Vec<f64> = (0..h.padded_len() as u64)
-                        .map(|i| noise(i, 100 + me))
+                        .map(|i| signed(i, 100 + me))
                         .collect();
                     let y: Vec<f64> = (0..h.padded_len() as u64)
-                        .map(|i| noise(i, 200 + me))
+                        .map(|i| signed(i, 200 + me))
                         .collect();
                     // <y, A x> = <A^T y, x>, A = add, A^T = fill (= add_adjoint).
                     let (mut ax, mut aty) = (x.clone(), y.clone());
@@ -226,7 +222,7 @@ fn halo_add_is_bitwise_deterministic_and_works_in_f32() {
                 let h = SlabHalo::new(d, 3, 4)?;
                 let me = comm.rank() as u64;
                 let mut a: Vec<f64> = (0..h.padded_len() as u64)
-                    .map(|i| noise(i, me) * 1e8 + noise(i, 9 + me))
+                    .map(|i| signed(i, me) * 1e8 + signed(i, 9 + me))
                     .collect();
                 h.halo_add(comm, &mut a)?;
                 let mut b: Vec<f32> = (0..h.padded_len()).map(|i| (i % 5) as f32).collect();
@@ -294,7 +290,7 @@ fn particles(r: usize, box_size: f64) -> (Vec<u64>, Vec<f64>) {
             1 => -0.0,
             2 => -1e-300,
             3 => box_size * 0.25,
-            _ => noise(id, 77) * 2.5 * box_size + 0.5 * box_size,
+            _ => signed(id, 77) * 2.5 * box_size + 0.5 * box_size,
         })
         .collect();
     (ids, x)
@@ -366,9 +362,9 @@ fn migration_loses_and_duplicates_nothing_when_particles_jump_many_slabs() {
                     x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
                 );
                 // Dot-product identity <y, M v> = <M^T y, v>, M^T = reverse.
-                let v: Vec<f64> = ids.iter().map(|&i| noise(i, 1)).collect();
+                let v: Vec<f64> = ids.iter().map(|&i| signed(i, 1)).collect();
                 let y: Vec<f64> = (0..m.len_after() as u64)
-                    .map(|i| noise(i, 50 + me as u64))
+                    .map(|i| signed(i, 50 + me as u64))
                     .collect();
                 let lhs = comm.sum_f64(dot(&y, &m.forward(comm, &v)?))?;
                 let rhs = comm.sum_f64(dot(&m.forward_adjoint(comm, &y)?, &v))?;

@@ -10,15 +10,7 @@
 use pm_decomp::{Comm, Migration, SerialComm, ThreadComm};
 use pm_force::{FastPmKernel, ForceError, ForceKernel, Gravity, NaiveKernel, SharpenedKernel};
 use pm_mesh::{Mesh, MeshError, Positions, Real, Scheme};
-
-/// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
-fn uniform(i: u64, seed: u64) -> f64 {
-    let mut z = i.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
+use pm_testkit::{max_rel_diff, uniform};
 
 /// Random particles over the box and a little beyond (wrapped), a few on plane boundaries.
 fn particles<T: Real>(n: usize, mesh: &Mesh) -> Vec<[T; 3]> {
@@ -39,12 +31,10 @@ fn particles<T: Real>(n: usize, mesh: &Mesh) -> Vec<[T; 3]> {
 /// `max |a - b| / max |b|`.
 fn rel_diff<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let (mut d, mut m) = (0.0f64, 0.0f64);
-    for (p, q) in a.iter().flatten().zip(b.iter().flatten()) {
-        d = d.max((p.as_f64() - q.as_f64()).abs());
-        m = m.max(q.as_f64().abs());
-    }
-    d / m
+    max_rel_diff(
+        a.iter().flatten().map(|v| v.as_f64()),
+        b.iter().flatten().map(|v| v.as_f64()),
+    )
 }
 
 /// What one rank returns: original indices with accelerations and position gradients, and

@@ -3,37 +3,11 @@
 use pm_decomp::SerialComm;
 use pm_force::{FastPmKernel, ForceKernel, Gravity, NaiveKernel, SharpenedKernel};
 use pm_mesh::{Lattice, Mesh, Positions, Scheme};
-
-/// splitmix64: a tiny deterministic generator for test inputs.
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn signed(&mut self) -> f64 {
-        2.0 * self.uniform() - 1.0
-    }
-}
-
-fn dot(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
-}
+use pm_testkit::{SplitMix64, dot3};
 
 /// Random particle positions in a box, kept at least `margin` cells away from cell
 /// boundaries so that a small step does not cross one (CIC is polynomial inside a cell).
-fn positions_in_cells(rng: &mut Rng, n: usize, mesh: &Mesh, margin: f64) -> Vec<[f64; 3]> {
+fn positions_in_cells(rng: &mut SplitMix64, n: usize, mesh: &Mesh, margin: f64) -> Vec<[f64; 3]> {
     let shape = mesh.shape();
     let cell = mesh.cell_size();
     (0..n)
@@ -95,7 +69,7 @@ fn check_position_adjoint<K: ForceKernel>(kernel: K, compensate: bool) {
     let g = Gravity::<f64, _>::cpu(mesh, kernel)
         .unwrap()
         .with_window_compensation(compensate);
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     let n = 60;
     let c = 0.45;
     let x = positions_in_cells(&mut rng, n, &mesh, 0.05);
@@ -110,8 +84,8 @@ fn check_position_adjoint<K: ForceKernel>(kernel: K, compensate: bool) {
     let mut jty = vec![[0.0; 3]; n];
     g.accelerations_vjp(&SerialComm, &Positions::Absolute(&x), c, &y, &mut jty)
         .unwrap();
-    let lhs = dot(&y, &jx);
-    let rhs = dot(&jty, &dx);
+    let lhs = dot3(&y, &jx);
+    let rhs = dot3(&jty, &dx);
     let rel = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
     println!(
         "{} compensate={compensate}: <y, J dx> = {lhs:.15e}, <J^T y, dx> = {rhs:.15e}, rel {rel:.2e}",
@@ -147,7 +121,7 @@ fn position_vjp_matches_finite_differences_tsc() {
         .unwrap()
         .with_scheme(Scheme::Tsc)
         .unwrap();
-    let mut rng = Rng(11);
+    let mut rng = SplitMix64::new(11);
     let n = 40;
     // TSC is smooth except at half-integers: keep particles away from x = j + 1/2.
     let x: Vec<[f64; 3]> = positions_in_cells(&mut rng, n, &mesh, 0.05)
@@ -164,7 +138,7 @@ fn position_vjp_matches_finite_differences_tsc() {
     let mut jty = vec![[0.0; 3]; n];
     g.accelerations_vjp(&SerialComm, &Positions::Absolute(&x), 1.0, &y, &mut jty)
         .unwrap();
-    let (lhs, rhs) = (dot(&y, &jx), dot(&jty, &dx));
+    let (lhs, rhs) = (dot3(&y, &jx), dot3(&jty, &dx));
     let rel = (lhs - rhs).abs() / lhs.abs();
     println!("TSC: rel {rel:.2e}");
     assert!(rel < 1e-6, "rel {rel:e}");
@@ -174,7 +148,7 @@ fn position_vjp_matches_finite_differences_tsc() {
 fn displacement_and_absolute_positions_give_the_same_gradient() {
     let mesh = Mesh::cubic(8, 16.0).unwrap();
     let lattice = Lattice::cubic(4, 16.0).unwrap();
-    let mut rng = Rng(3);
+    let mut rng = SplitMix64::new(3);
     let disp: Vec<[f64; 3]> = (0..lattice.len())
         .map(|_| std::array::from_fn(|_| 1.5 * rng.signed()))
         .collect();
@@ -213,7 +187,7 @@ fn prefactor_and_kernel_parameter_gradients_are_exact() {
     // F is linear in c and bilinear in (theta_0, theta_1/theta_2), so central differences
     // along a line are exact up to rounding: 1e-9 relative.
     let mesh = Mesh::new([12, 16, 8], [30.0, 40.0, 20.0]).unwrap();
-    let mut rng = Rng(5);
+    let mut rng = SplitMix64::new(5);
     let n = 200;
     let x: Vec<[f64; 3]> = positions_in_cells(&mut rng, n, &mesh, 0.0);
     let y: Vec<[f64; 3]> = (0..n)
@@ -228,7 +202,7 @@ fn prefactor_and_kernel_parameter_gradients_are_exact() {
         .unwrap();
     let objective = |theta: [f64; 3], c: f64| {
         let g = Gravity::<f64, _>::cpu(mesh, SharpenedKernel::new(theta)).unwrap();
-        dot(&y, &accelerations(&g, &x, c))
+        dot3(&y, &accelerations(&g, &x, c))
     };
     let h = 1e-3;
     let fd_c = (objective(theta, c + h) - objective(theta, c - h)) / (2.0 * h);
@@ -285,7 +259,7 @@ fn two_bodies_feel_equal_and_opposite_forces() {
 #[test]
 fn many_particles_conserve_momentum_in_f32_and_f64() {
     let mesh = Mesh::cubic(32, 64.0).unwrap();
-    let mut rng = Rng(9);
+    let mut rng = SplitMix64::new(9);
     let x64: Vec<[f64; 3]> = positions_in_cells(&mut rng, 5000, &mesh, 0.0);
     let x32: Vec<[f32; 3]> = x64.iter().map(|p| p.map(|v| v as f32)).collect();
     let g64 = Gravity::<f64, _>::cpu(mesh, FastPmKernel).unwrap();
@@ -344,7 +318,7 @@ fn bad_input_is_reported() {
 #[test]
 fn accelerations_and_vjp_returns_the_same_force_and_gradient() {
     let mesh = Mesh::cubic(16, 32.0).unwrap();
-    let mut rng = Rng(21);
+    let mut rng = SplitMix64::new(21);
     let x = positions_in_cells(&mut rng, 300, &mesh, 0.0);
     let y: Vec<[f64; 3]> = (0..x.len())
         .map(|_| std::array::from_fn(|_| rng.signed()))

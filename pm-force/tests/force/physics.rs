@@ -7,23 +7,7 @@ use std::f64::consts::PI;
 use pm_force::ewald::ewald_force;
 use pm_force::{FastPmKernel, ForceKernel, Gravity, NaiveKernel, SharpenedKernel};
 use pm_mesh::{Lattice, Mesh, Positions, RealField, paint, readout_vector};
-
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn unit_vector(&mut self) -> [f64; 3] {
-        let z = 2.0 * self.uniform() - 1.0;
-        let phi = 2.0 * PI * self.uniform();
-        let s = (1.0 - z * z).sqrt();
-        [s * phi.cos(), s * phi.sin(), z]
-    }
-}
+use pm_testkit::SplitMix64;
 
 /// Mean ratio of the PM radial force to the Ewald radial force, and the rms scatter of the
 /// ratio, at separations `r` (cells), averaged over random source positions in a cell and
@@ -38,7 +22,7 @@ fn radial_force_curve<K: ForceKernel>(
     let n = mesh.shape()[0];
     let box_size = mesh.box_size()[0];
     let cell = box_size / n as f64;
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let mut sum = vec![0.0; radii.len()];
     let mut sum2 = vec![0.0; radii.len()];
     let mut count = vec![0.0; radii.len()];

@@ -16,16 +16,15 @@ use pm_integrate::{
     LptOrder, Simulation, SimulationBuilder, State, StepperKind, TimeSteps, white_noise,
     white_noise_block,
 };
+use pm_testkit::max_rel_diff;
 
 /// `max |a - b| / max |b|`.
 fn rel_diff<T: Real>(a: &[[T; 3]], b: &[[T; 3]]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let (mut d, mut m) = (0.0f64, 0.0f64);
-    for (p, q) in a.iter().flatten().zip(b.iter().flatten()) {
-        d = d.max((p.as_f64() - q.as_f64()).abs());
-        m = m.max(q.as_f64().abs());
-    }
-    d / m
+    max_rel_diff(
+        a.iter().flatten().map(|v| v.as_f64()),
+        b.iter().flatten().map(|v| v.as_f64()),
+    )
 }
 
 /// The settings of a test run (seed 7, 2LPT or 1LPT from a = 0.1 to 1).

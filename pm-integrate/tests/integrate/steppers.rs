@@ -8,6 +8,7 @@ use pm_integrate::{
     Cola, FastPm, Forces, IntegrateError, Leapfrog, Lpt, State, Stepper, TimeSteps, kdk_step,
 };
 use pm_mesh::{Lattice, MeshBlock, Positions};
+use pm_testkit::max_rel_diff3;
 
 /// `F = 3/2 Omega_m disp`: the force of linear theory on a particle displaced by `D1 s`
 /// (`F = gf1 s`, `gf1 = 3/2 Omega_m D1`), so the Zel'dovich trajectory is an exact solution.
@@ -58,16 +59,6 @@ fn run(
     state
 }
 
-fn max_rel_err(got: &[[f64; 3]], want: &[[f64; 3]]) -> f64 {
-    let scale = want.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max);
-    got.iter()
-        .flatten()
-        .zip(want.iter().flatten())
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
-
 #[test]
 fn fastpm_follows_zeldovich_exactly_for_any_step_size_and_leapfrog_converges() {
     let cosmology = Cosmology::planck18();
@@ -92,13 +83,13 @@ fn fastpm_follows_zeldovich_exactly_for_any_step_size_and_leapfrog_converges() {
         let start = zeldovich_state(&growth, 0.1, &s, lattice);
         let f = run(&fastpm, start.clone(), &a, &forces);
         let (ex, ep) = (
-            max_rel_err(&f.disp, &end.disp),
-            max_rel_err(&f.mom, &end.mom),
+            max_rel_diff3(&f.disp, &end.disp),
+            max_rel_diff3(&f.mom, &end.mom),
         );
         let l = run(&leapfrog, start, &a, &forces);
         let (lx, lp) = (
-            max_rel_err(&l.disp, &end.disp),
-            max_rel_err(&l.mom, &end.mom),
+            max_rel_diff3(&l.disp, &end.disp),
+            max_rel_diff3(&l.mom, &end.mom),
         );
         println!(
             "{steps:3} steps: fastpm error x {ex:.1e} p {ep:.1e}; leapfrog error x {lx:.2e} p {lp:.2e}"
@@ -180,8 +171,8 @@ fn cola_keeps_particles_on_their_lpt_trajectory() {
     }
     let end = lpt.state(1.0, &growth).unwrap();
     let (ex, ep) = (
-        max_rel_err(&state.disp, &end.disp),
-        max_rel_err(&state.mom, &end.mom),
+        max_rel_diff3(&state.disp, &end.disp),
+        max_rel_diff3(&state.mom, &end.mom),
     );
     println!("COLA, 3 steps along the 2LPT trajectory: error x {ex:.1e}, p {ep:.1e}");
     assert!(ex < 1e-9 && ep < 1e-9);

@@ -9,45 +9,24 @@ use pm_integrate::{
     Lpt, LptCotangent, LptOrder, ModeOptions, linear_modes, linear_modes_vjp, white_noise,
 };
 use pm_mesh::{FourierField, Mesh, RealField};
+use pm_testkit::{SplitMix64, dot3};
 
-/// splitmix64 to uniform [-1, 1).
-struct Rng(u64);
-impl Rng {
-    fn signed(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        2.0 * ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 1.0
+/// An arbitrary (not Hermitian) half-complex array, uniform in [-1, 1) per component.
+fn random_modes(rng: &mut SplitMix64, mesh: Mesh) -> FourierField<f64> {
+    let mut f = FourierField::zeros(mesh);
+    for v in f.as_slice_mut() {
+        *v = Complex::new(rng.signed(), rng.signed());
     }
-    fn vec3(&mut self, n: usize) -> Vec<[f64; 3]> {
-        (0..n)
-            .map(|_| [self.signed(), self.signed(), self.signed()])
-            .collect()
-    }
-    /// An arbitrary (not Hermitian) half-complex array.
-    fn modes(&mut self, mesh: Mesh) -> FourierField<f64> {
-        let mut f = FourierField::zeros(mesh);
-        for v in f.as_slice_mut() {
-            *v = Complex::new(self.signed(), self.signed());
-        }
-        f
-    }
-    fn real(&mut self, mesh: Mesh) -> RealField<f64> {
-        let mut f = RealField::zeros(mesh);
-        for v in f.as_slice_mut() {
-            *v = self.signed();
-        }
-        f
-    }
+    f
 }
 
-fn dot3(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| x * y)
-        .sum()
+/// A real field uniform in [-1, 1) per cell.
+fn random_real(rng: &mut SplitMix64, mesh: Mesh) -> RealField<f64> {
+    let mut f = RealField::zeros(mesh);
+    for v in f.as_slice_mut() {
+        *v = rng.signed();
+    }
+    f
 }
 
 /// `sum_stored Re(conj(a) b)`.
@@ -91,9 +70,9 @@ fn lpt_vjp_passes_the_dot_product_test() {
     // of O(n) terms of size O(1) that agree to rounding: 1e-10 relative.
     for mesh in meshes() {
         let n = mesh.n_cells();
-        let mut rng = Rng(11);
-        let d = rng.modes(mesh);
-        let x = rng.modes(mesh);
+        let mut rng = SplitMix64::new(11);
+        let d = random_modes(&mut rng, mesh);
+        let x = random_modes(&mut rng, mesh);
         // (order, whether the psi1 cotangent is zero: the last checks the 2LPT part alone).
         for (order, psi2_only) in [
             (LptOrder::First, false),
@@ -167,10 +146,10 @@ fn linear_modes_vjp_passes_the_dot_product_test() {
     // h = 1e-6 on O(1) noise: truncation O(h^2), rounding O(1e-16 / h): 1e-7.
     let power = LinearPower::eisenstein_hu(&Cosmology::planck18()).unwrap();
     for mesh in meshes() {
-        let mut rng = Rng(5);
+        let mut rng = SplitMix64::new(5);
         let noise = RealField::from_array(mesh, white_noise::<f64>(mesh.shape(), 3)).unwrap();
-        let x = rng.real(mesh);
-        let y = rng.modes(mesh);
+        let x = random_real(&mut rng, mesh);
+        let y = random_modes(&mut rng, mesh);
         for phase_flip in [false, true] {
             let options = ModeOptions {
                 fixed_amplitude: false,

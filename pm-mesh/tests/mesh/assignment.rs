@@ -8,31 +8,12 @@ use pm_mesh::{
     deconvolve, mean_particle_mass, paint, paint_interlaced, paint_vjp, readout, readout_vector,
     readout_vector_and_vjp, readout_vector_vjp, readout_vjp,
 };
+use pm_testkit::SplitMix64;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// splitmix64: a tiny deterministic generator for test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.uniform()
-    }
-}
-
-fn random_field<T: Real>(mesh: Mesh, rng: &mut Rng) -> RealField<T> {
+fn random_field<T: Real>(mesh: Mesh, rng: &mut SplitMix64) -> RealField<T> {
     let mut f = RealField::zeros(mesh);
     for v in f.as_slice_mut() {
         *v = T::lit(rng.range(-1.0, 1.0));
@@ -42,7 +23,7 @@ fn random_field<T: Real>(mesh: Mesh, rng: &mut Rng) -> RealField<T> {
 
 /// Random absolute positions, a quarter of them outside `[0, L)` (up to one box away) and a
 /// few within 1e-9 of the faces, to exercise the periodic wrap.
-fn random_positions<T: Real>(mesh: &Mesh, n: usize, rng: &mut Rng) -> Vec<[T; 3]> {
+fn random_positions<T: Real>(mesh: &Mesh, n: usize, rng: &mut SplitMix64) -> Vec<[T; 3]> {
     let l = mesh.box_size();
     (0..n)
         .map(|i| {
@@ -62,7 +43,7 @@ fn random_positions<T: Real>(mesh: &Mesh, n: usize, rng: &mut Rng) -> Vec<[T; 3]
 
 /// Uniformly random absolute positions (a quarter of them drawn from `[-L, 2L)`, which wrap
 /// to uniform positions in the box).
-fn uniform_positions<T: Real>(mesh: &Mesh, n: usize, rng: &mut Rng) -> Vec<[T; 3]> {
+fn uniform_positions<T: Real>(mesh: &Mesh, n: usize, rng: &mut SplitMix64) -> Vec<[T; 3]> {
     let l = mesh.box_size();
     (0..n)
         .map(|i| {
@@ -150,7 +131,7 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 
 #[test]
 fn paint_and_readout_match_naive_reference() {
-    let mut rng = Rng(1);
+    let mut rng = SplitMix64::new(1);
     let meshes = [
         Mesh::new([12, 10, 8], [24.0, 15.0, 12.0]).unwrap(), // chunked for all schemes
         Mesh::new([5, 3, 4], [10.0, 6.0, 8.0]).unwrap(),     // CIC chunked, TSC sequential
@@ -198,7 +179,7 @@ fn paint_and_readout_match_naive_reference() {
 
 #[test]
 fn dot_product_identities() {
-    let mut rng = Rng(2);
+    let mut rng = SplitMix64::new(2);
     let mesh = Mesh::new([16, 12, 10], [32.0, 18.0, 25.0]).unwrap();
     let n = 5000;
     let x = random_positions::<f64>(&mesh, n, &mut rng);
@@ -348,7 +329,12 @@ fn make_positions<'a>(kind: Kind, lattice: &Lattice, p: &'a [[f64; 3]]) -> Posit
 /// Particles whose cell coordinates have fractional parts in (0.05, 0.45) or (0.55, 0.95),
 /// i.e. at least 0.05 cells from the kinks of CIC (integers) and TSC (half-integers); as
 /// absolute positions or as displacements from `lattice` (sometimes a box away, to wrap).
-fn smooth_particles(mesh: &Mesh, lattice: &Lattice, kind: Kind, rng: &mut Rng) -> Vec<[f64; 3]> {
+fn smooth_particles(
+    mesh: &Mesh,
+    lattice: &Lattice,
+    kind: Kind,
+    rng: &mut SplitMix64,
+) -> Vec<[f64; 3]> {
     let shape = mesh.shape();
     let cell = mesh.cell_size();
     let l = mesh.box_size();
@@ -390,7 +376,7 @@ fn directional(grad: &[[f64; 3]], d: &[[f64; 3]]) -> (f64, f64) {
 
 #[test]
 fn position_gradients_match_finite_differences() {
-    let mut rng = Rng(3);
+    let mut rng = SplitMix64::new(3);
     let mesh = Mesh::new([12, 10, 8], [24.0, 15.0, 12.0]).unwrap(); // cells 2, 1.5, 1.5
     let lattice = Lattice::new([6, 5, 4], mesh.box_size()).unwrap();
     let n = lattice.len();
@@ -550,7 +536,7 @@ fn check_lattice<T: Real>(mesh: &Mesh, lattice: &Lattice, mass: f64, scheme: Sch
 fn mass_is_conserved() {
     let mesh = Mesh::cubic(32, 100.0).unwrap();
     let n = 200_000;
-    let mut rng = Rng(4);
+    let mut rng = SplitMix64::new(4);
     let x64 = uniform_positions::<f64>(&mesh, n, &mut rng);
     let x32: Vec<[f32; 3]> = x64.iter().map(|p| p.map(|v| v as f32)).collect();
     let m = mean_particle_mass(&mesh, n);
@@ -586,7 +572,7 @@ fn mass_is_conserved() {
 // Determinism over thread counts
 
 fn check_threads<T: Real>(mesh: Mesh, n: usize, seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let x = random_positions::<T>(&mesh, n, &mut rng);
     let w: Vec<T> = (0..n).map(|_| T::lit(rng.range(0.5, 1.5))).collect();
     let lattice = Lattice::new([n, 1, 1], mesh.box_size()).unwrap();
@@ -809,7 +795,7 @@ fn shot_noise_bins(f: &FourierField<f64>, n_p: usize, even_only: bool) -> Vec<(f
 fn interlacing_cancels_odd_aliases() {
     let mesh = Mesh::cubic(32, 64.0).unwrap();
     let n_p = 100_000;
-    let mut rng = Rng(9);
+    let mut rng = SplitMix64::new(9);
     let x = uniform_positions::<f64>(&mesh, n_p, &mut rng);
     let pos = Positions::Absolute(&x);
     let plan = CpuFft3d::<f64>::new(mesh.shape()).unwrap();

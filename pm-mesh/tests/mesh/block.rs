@@ -14,15 +14,7 @@ use pm_mesh::{
     FieldGrads, Mesh, MeshBlock, MeshError, ParticleGrads, Positions, RealField, Scheme,
     VectorReadout, paint, paint_vjp, readout, readout_vector_and_vjp, readout_vjp,
 };
-
-/// splitmix64 to `[0, 1)`, keyed by `(i, seed)`.
-fn uniform(i: u64, seed: u64) -> f64 {
-    let mut z = i.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
+use pm_testkit::uniform;
 
 /// Particles over the whole box and a little beyond (wrapped by the paint), plus some on and
 /// near plane boundaries and the box edges.

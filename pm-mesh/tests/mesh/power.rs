@@ -13,6 +13,7 @@ use pm_mesh::{
     Binning, Complex, CrossPowerSpectrum, FourierField, Mesh, MeshError, PowerOptions,
     PowerSpectrum, Real, RealField, Scheme, cross_power_spectrum, power_spectrum,
 };
+use pm_testkit::SplitMix64;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -20,37 +21,24 @@ use pm_mesh::{
 
 /// splitmix64 with Box-Muller: unit-variance Gaussian deviates, reproducible per seed.
 struct Rng {
-    state: u64,
+    uniform: SplitMix64,
     spare: Option<f64>,
 }
 
 impl Rng {
     fn new(seed: u64) -> Self {
         Self {
-            state: seed,
+            uniform: SplitMix64::new(seed),
             spare: None,
         }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
     fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare.take() {
             return z;
         }
-        let r = (-2.0 * self.uniform().ln()).sqrt();
-        let phi = 2.0 * PI * self.uniform();
+        let r = (-2.0 * self.uniform.uniform_nonzero().ln()).sqrt();
+        let phi = 2.0 * PI * self.uniform.uniform_nonzero();
         self.spare = Some(r * phi.sin());
         r * phi.cos()
     }
