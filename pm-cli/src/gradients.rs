@@ -22,6 +22,7 @@ use crate::CliError;
 use crate::config::{Config, Precision, RunPlan};
 use crate::output::{write_bytes, write_json, write_npy};
 use crate::run::build_simulation;
+use crate::rundir::RunDir;
 use crate::snapshot::{SnapshotMeta, read_positions};
 
 /// `L = sum_cells delta^2 / (2 N_cells)`: half the variance of the final density contrast,
@@ -192,11 +193,21 @@ pub struct ReconstructOptions {
     pub stages: Vec<Stage>,
     /// Mesh cells per side of the data density (default: the particles per side).
     pub mesh: Option<usize>,
-    /// Where to write the results.
+    /// Where to write the results (a run directory: see [`crate::rundir`]).
     pub directory: PathBuf,
+    /// Also write into a directory holding entries pm did not write (they are left alone).
+    pub overwrite: bool,
     /// Print a line every this many iterations (0: never).
     pub every: usize,
 }
+
+/// What `pm reconstruct` writes into its directory.
+const RECONSTRUCTION_FILES: [&str; 4] = [
+    "white_noise.npy",
+    "history.csv",
+    "comparison.csv",
+    "reconstruction.json",
+];
 
 /// Parses `ITERATIONS:SIGMA:SMOOTHING:RATE[,...]`.
 pub fn parse_stages(text: &str) -> Result<Vec<Stage>, CliError> {
@@ -288,9 +299,21 @@ pub fn reconstruct_snapshot(
         });
     }
     let plan = plan_from_snapshot(&meta)?;
-    match plan.config.simulation.precision {
+    let planned = RECONSTRUCTION_FILES.map(String::from);
+    let dir = RunDir::open(&options.directory, &planned, options.overwrite)?;
+    let written = match plan.config.simulation.precision {
         Precision::F32 => reconstruct_typed::<f32>(snapshot_dir, &meta, &plan, options, log),
         Precision::F64 => reconstruct_typed::<f64>(snapshot_dir, &meta, &plan, options, log),
+    };
+    match written {
+        Ok(w) => {
+            dir.complete()?;
+            Ok(w)
+        }
+        Err(e) => {
+            dir.abandon();
+            Err(e)
+        }
     }
 }
 
@@ -334,10 +357,6 @@ fn reconstruct_typed<T: Real + ReadableElement + WritableElement>(
         },
     )?;
     let dir = &options.directory;
-    std::fs::create_dir_all(dir).map_err(|e| CliError::Io {
-        path: dir.clone(),
-        reason: e.to_string(),
-    })?;
     let mut written = Vec::new();
     let shape = sim.particle_mesh().shape();
     let path = dir.join("white_noise.npy");

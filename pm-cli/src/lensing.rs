@@ -3,7 +3,7 @@
 //! the field's second axis), `kappa_flat.png`, `cl_flat.csv` (`ell,cl,modes,limber`),
 //! `kappa_healpix.fits` (RING, readable by `healpy.read_map`) and `lensing.json`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pm_cosmo::{Cosmology, GrowthTable, LinearPower};
 use pm_lensing::fits::{Card, write_healpix_map_file};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CliError;
 use crate::output::{PartialDir, write_bytes, write_json, write_npy};
+use crate::rundir::RunDir;
 
 /// `[lensing]` as written in TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,10 +152,11 @@ pub struct Maps<'a> {
     pub lightcone_a: [f64; 2],
 }
 
-/// Writes the maps of a finished run into `dir/lensing/` (atomically, as one directory),
-/// with Limber's prediction from `power` and `growth`.
+/// Writes the maps of a finished run into `lensing/` of the run directory `dir`
+/// (atomically, as one directory, listed in its manifest), with Limber's prediction from
+/// `power` and `growth`.
 pub fn write_lensing(
-    dir: &Path,
+    dir: &RunDir,
     plan: &LensingPlan,
     maps: Maps<'_>,
     power: &LinearPower<f64>,
@@ -165,7 +167,7 @@ pub fn write_lensing(
         full,
         lightcone_a,
     } = maps;
-    let out = PartialDir::create(&dir.join("lensing"), true)?;
+    let out = PartialDir::create(&dir.path().join("lensing"), true)?;
     let mut files = vec!["lensing.json"];
     let any = plan
         .flat
@@ -180,7 +182,7 @@ pub fn write_lensing(
         .or(plan.full.as_ref().map(|p| *p.cone()))
         .expect("a plan has at least one map");
     let lensing_err = |e: pm_lensing::LensingError| CliError::Io {
-        path: dir.join("lensing"),
+        path: dir.path().join("lensing"),
         reason: e.to_string(),
     };
     if let (Some(p), Some(map)) = (&plan.flat, flat) {
@@ -261,5 +263,5 @@ pub fn write_lensing(
             files,
         },
     )?;
-    out.commit()
+    out.commit(Some(dir))
 }

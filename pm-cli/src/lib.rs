@@ -9,6 +9,7 @@
 //! * [`run`]: the forward run with snapshots, a progress bar and a summary;
 //! * [`snapshot`]: snapshot directories (`.npy` arrays with a JSON side-car), P(k) as CSV;
 //! * [`output`]: files and directories that appear whole or not at all;
+//! * [`rundir`]: the run directory: what pm wrote there (its manifest), its lock;
 //! * [`plot`]: PNG pictures of a density slice and of P(k);
 //! * [`gradients`]: `pm grad-check` and `pm reconstruct`.
 
@@ -20,6 +21,7 @@ pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod run;
+pub mod rundir;
 pub mod snapshot;
 
 use std::path::PathBuf;
@@ -44,13 +46,45 @@ pub enum CliError {
         /// The system's reason.
         reason: String,
     },
-    /// The run directory holds files already.
+    /// The run directory holds entries that pm did not write.
     #[error(
-        "output directory {} holds files that pm run did not write: choose another \
-         (--output DIR) or pass --overwrite",
-        .0.display()
+        "output directory {} holds entries pm did not write ({}): choose another directory \
+         (--output DIR), or pass --overwrite to write beside them (pm never replaces or \
+         removes them)",
+        directory.display(),
+        list_names(entries)
     )]
-    OutputExists(PathBuf),
+    OutputExists {
+        /// The run directory.
+        directory: PathBuf,
+        /// The entries pm did not write.
+        entries: Vec<String>,
+    },
+    /// An entry pm did not write is in the way of one it writes (refused even with
+    /// `--overwrite`: pm never replaces or removes a user's file).
+    #[error(
+        "{}: pm did not write it and will not replace it ({reason}): move it or choose \
+         another directory (--output DIR)",
+        path.display()
+    )]
+    NotWrittenByPm {
+        /// The entry.
+        path: PathBuf,
+        /// Why the run would touch it.
+        reason: String,
+    },
+    /// Another run holds the run directory's lock.
+    #[error(
+        "output directory {} is in use by another run ({holder}): wait for it to finish or \
+         choose another directory (--output DIR)",
+        path.display()
+    )]
+    Locked {
+        /// The run directory.
+        path: PathBuf,
+        /// What the lock file says of its holder (process id and command).
+        holder: String,
+    },
     /// A snapshot that cannot be read.
     #[error("snapshot {}: {reason}", path.display())]
     Snapshot {
@@ -88,4 +122,13 @@ pub enum CliError {
     /// From the pictures.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
+}
+
+/// Up to five names, comma separated, and how many more.
+fn list_names(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    match names.len() {
+        n if n > 5 => format!("{} and {} more", shown.join(", "), n - 5),
+        _ => shown.join(", "),
+    }
 }

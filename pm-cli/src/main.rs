@@ -32,8 +32,8 @@ enum Command {
         /// Run directory (default: the config's output.directory).
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Also write into a directory holding other files (a previous run's are always
-        /// replaced).
+        /// Also write into a directory holding entries pm did not write (they are left
+        /// alone; an earlier run's entries are replaced in any case).
         #[arg(long)]
         overwrite: bool,
         /// No progress bar and no summary.
@@ -104,6 +104,10 @@ enum Command {
         /// Where to write the results.
         #[arg(long, default_value = "pm-reconstruction")]
         output: PathBuf,
+        /// Also write into a directory holding entries pm did not write (they are left
+        /// alone).
+        #[arg(long)]
+        overwrite: bool,
         /// Print every this many iterations.
         #[arg(long, default_value_t = 10)]
         every: usize,
@@ -348,12 +352,14 @@ fn execute(command: Command) -> Result<(), CliError> {
             schedule,
             mesh,
             output,
+            overwrite,
             every,
         } => {
             let options = ReconstructOptions {
                 stages: parse_stages(&schedule)?,
                 mesh,
                 directory: output,
+                overwrite,
                 every,
             };
             let written =

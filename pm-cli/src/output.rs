@@ -11,6 +11,7 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::Serialize;
 
 use crate::CliError;
+use crate::rundir::RunDir;
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::Io {
@@ -22,13 +23,33 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> CliError {
 /// Writes `path` through `fill`: the bytes go to `.<name>.tmp` beside it, which is flushed,
 /// synced and renamed over `path`. On any error the temporary file is removed and `path` is
 /// untouched.
+///
+/// `path` is honoured as the user's path: a symbolic link is followed and its target
+/// written (the link stays); a FIFO or a character device (`/dev/stdout`, `/dev/null`) is
+/// written in place, without the rename; a directory, a socket or a block device is
+/// refused.
 pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
+    let path = match output_target(path)? {
+        OutputTarget::InPlace(device) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&device)
+                .map_err(|e| io_error(&device, e))?;
+            let mut w = BufWriter::new(file);
+            fill(&mut w)?;
+            return w
+                .into_inner()
+                .map(drop)
+                .map_err(|e| io_error(&device, e.error()));
+        }
+        OutputTarget::Replace(p) => p,
+    };
     let name = path
         .file_name()
-        .ok_or_else(|| io_error(path, "not a file path"))?
+        .ok_or_else(|| io_error(&path, "not a file path"))?
         .to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let result = (|| {
@@ -37,12 +58,58 @@ pub fn write_atomic(
         fill(&mut w)?;
         let file = w.into_inner().map_err(|e| io_error(&tmp, e.error()))?;
         file.sync_all().map_err(|e| io_error(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+        std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Where a write to a user's path goes.
+enum OutputTarget {
+    /// A regular file (or none yet): written beside and renamed over.
+    Replace(PathBuf),
+    /// A FIFO or character device: written in place.
+    InPlace(PathBuf),
+}
+
+/// Follows symbolic links from `path` (at most 40) to the file a write should reach.
+fn output_target(path: &Path) -> Result<OutputTarget, CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        let meta = match std::fs::symlink_metadata(&current) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(OutputTarget::Replace(current));
+            }
+            Err(e) => return Err(io_error(&current, e)),
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let link = std::fs::read_link(&current).map_err(|e| io_error(&current, e))?;
+            current = match current.parent() {
+                Some(parent) if link.is_relative() => parent.join(link),
+                _ => link,
+            };
+            continue;
+        }
+        return if kind.is_file() {
+            Ok(OutputTarget::Replace(current))
+        } else if kind.is_fifo() || kind.is_char_device() {
+            Ok(OutputTarget::InPlace(current))
+        } else if kind.is_dir() {
+            Err(io_error(path, "is a directory, not a file"))
+        } else {
+            Err(io_error(
+                path,
+                "is a socket or block device: pm writes only regular files, FIFOs and \
+                 character devices",
+            ))
+        };
+    }
+    Err(io_error(path, "too many levels of symbolic links"))
 }
 
 /// A directory written under a hidden temporary name (`.<name>.partial`) and renamed to its
@@ -87,16 +154,30 @@ impl PartialDir {
         self.tmp.join(name)
     }
 
-    /// Renames the directory into place (replacing an older one of the same name).
-    pub fn commit(mut self) -> Result<PathBuf, CliError> {
+    /// Renames the directory into place (replacing an older one of the same name), after
+    /// listing it and its files in `run`'s manifest when it is written into a run
+    /// directory.
+    ///
+    /// An older directory is first renamed to `.<name>.old`, the new one renamed into place,
+    /// then the old one removed: a process killed between the two renames leaves the old
+    /// one complete under `.<name>.old`, which [`RunDir::open`] puts back.
+    pub fn commit(mut self, run: Option<&RunDir>) -> Result<PathBuf, CliError> {
+        let name = self
+            .target
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(run) = run {
+            let mut files = Vec::new();
+            for entry in std::fs::read_dir(&self.tmp).map_err(|e| io_error(&self.tmp, e))? {
+                let entry = entry.map_err(|e| io_error(&self.tmp, e))?;
+                files.push(entry.file_name().to_string_lossy().into_owned());
+            }
+            run.record(&name, &files)?;
+        }
         if self.target.exists() {
-            let old = self.target.with_file_name(format!(
-                ".{}.old",
-                self.target
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-            ));
+            let old = self.target.with_file_name(format!(".{name}.old"));
             std::fs::rename(&self.target, &old).map_err(|e| io_error(&self.target, e))?;
             std::fs::rename(&self.tmp, &self.target).map_err(|e| io_error(&self.target, e))?;
             std::fs::remove_dir_all(&old).map_err(|e| io_error(&old, e))?;

@@ -20,6 +20,7 @@ use crate::config::{Precision, RunPlan, kernel_name};
 use crate::kernel::ConfiguredKernel;
 use crate::output::write_json;
 use crate::progress::{Progress, peak_memory_bytes};
+use crate::rundir::RunDir;
 use crate::snapshot::{
     Products, SnapshotMeta, SnapshotTarget, scheme_name, snapshot_dir_name, write_snapshot,
 };
@@ -75,77 +76,53 @@ pub struct RunSummary {
     pub particle_steps_per_second: f64,
 }
 
-/// Whether `name` is something `pm run` writes into a run directory
-/// (including the temporary names of a run that was killed outright).
-fn is_run_entry(name: &str) -> bool {
-    let temporary = name.starts_with('.')
-        && [".partial", ".tmp", ".old"]
+/// The top-level entries a run of `plan` writes into its directory: `config.toml`,
+/// `summary.json`, a directory per snapshot and `lensing` when maps are made.
+pub fn planned_entries(plan: &RunPlan) -> Vec<String> {
+    let mut names = vec!["config.toml".to_string(), "summary.json".to_string()];
+    names.extend(
+        plan.outputs
             .iter()
-            .any(|s| name.ends_with(s));
-    name == "config.toml"
-        || name == "summary.json"
-        || name == "lensing"
-        || name.starts_with("a_")
-        || temporary
+            .map(|&i| snapshot_dir_name(plan.scale_factors[i])),
+    );
+    if plan.lensing.is_some() {
+        names.push("lensing".into());
+    }
+    names
 }
 
-/// Checks that `dir` can take a run: absent, empty, a previous run's directory (holding only
-/// what `pm run` writes: it is replaced), or anything with `overwrite`.
-pub fn prepare_directory(dir: &Path, overwrite: bool) -> Result<(), CliError> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    if !dir.is_dir() {
-        return Err(CliError::Io {
-            path: dir.to_path_buf(),
-            reason: "exists and is not a directory".into(),
-        });
-    }
-    let io = |e: std::io::Error| CliError::Io {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let name = entry.map_err(io)?.file_name();
-        if !overwrite && !is_run_entry(&name.to_string_lossy()) {
-            return Err(CliError::OutputExists(dir.to_path_buf()));
-        }
-    }
-    Ok(())
-}
-
-/// Removes a previous run's files from `dir` (what [`prepare_directory`] accepted).
-fn clear_previous_run(dir: &Path) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::Io {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        if is_run_entry(&entry.file_name().to_string_lossy()) {
-            let path = entry.path();
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path).map_err(io)?;
-            } else {
-                std::fs::remove_file(&path).map_err(io)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs `plan`: the output directory is created only once the simulation is built and its
-/// initial conditions are made, so a bad input leaves nothing behind.
+/// Runs `plan` into `options.directory`, opened as a [`RunDir`] before any work: locked,
+/// refused when it holds entries pm did not write (unless `overwrite`), and an earlier
+/// run's entries replaced one by one as the new ones complete (see [`crate::rundir`]). A
+/// directory the run created is removed again when the run fails before its first output.
 pub fn run(plan: &RunPlan, options: &RunOptions) -> Result<RunSummary, CliError> {
-    prepare_directory(&options.directory, options.overwrite)?;
-    let start = Instant::now();
-    let pool = thread_pool(plan)?;
     check_ranks(plan, options.ranks)?;
+    let pool = thread_pool(plan)?;
+    let dir = RunDir::open(
+        &options.directory,
+        &planned_entries(plan),
+        options.overwrite,
+    )?;
+    let start = Instant::now();
     let snapshots = pool.install(|| match plan.config.simulation.precision {
-        Precision::F32 => run_ranks::<f32>(plan, options),
-        Precision::F64 => run_ranks::<f64>(plan, options),
-    })?;
-    finish_summary(plan, options, snapshots, pool.current_num_threads(), start)
+        Precision::F32 => run_ranks::<f32>(plan, options, &dir),
+        Precision::F64 => run_ranks::<f64>(plan, options, &dir),
+    });
+    let snapshots = match snapshots {
+        Ok(s) => s,
+        Err(e) => {
+            dir.abandon();
+            return Err(e);
+        }
+    };
+    finish_summary(
+        plan,
+        options,
+        snapshots,
+        pool.current_num_threads(),
+        start,
+        dir,
+    )
 }
 
 /// [`run`] split over the ranks of `comm` (every rank calls it, e.g. each process of an
@@ -163,15 +140,20 @@ pub fn run_on(
     comm: &dyn Comm,
 ) -> Result<RunSummary, CliError> {
     check_ranks(plan, comm.size())?;
-    let checked = if comm.rank() == 0 {
-        prepare_directory(&options.directory, options.overwrite)
+    let opened = if comm.rank() == 0 {
+        RunDir::open(
+            &options.directory,
+            &planned_entries(plan),
+            options.overwrite,
+        )
+        .map(Some)
     } else {
-        Ok(())
+        Ok(None)
     };
     let failed = comm
-        .sum_u64(u64::from(checked.is_err()))
+        .sum_u64(u64::from(opened.is_err()))
         .map_err(IntegrateError::from)?;
-    checked?;
+    let dir = opened?;
     if failed > 0 {
         return Err(CliError::Config {
             key: "--output".into(),
@@ -201,14 +183,22 @@ pub fn run_on(
         });
     }
     let snapshots = match plan.config.simulation.precision {
-        Precision::F32 => run_rank::<f32>(plan, options, comm),
-        Precision::F64 => run_rank::<f64>(plan, options, comm),
-    }?;
+        Precision::F32 => run_rank::<f32>(plan, options, comm, dir.as_ref()),
+        Precision::F64 => run_rank::<f64>(plan, options, comm, dir.as_ref()),
+    };
+    let snapshots = match snapshots {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(dir) = dir {
+                dir.abandon();
+            }
+            return Err(e);
+        }
+    };
     let threads = rayon::current_num_threads();
-    if comm.rank() == 0 {
-        finish_summary(plan, options, snapshots, threads, start)
-    } else {
-        Ok(summary(plan, options, snapshots, threads, start))
+    match dir {
+        Some(dir) => finish_summary(plan, options, snapshots, threads, start, dir),
+        None => Ok(summary(plan, options, snapshots, threads, start)),
     }
 }
 
@@ -245,16 +235,20 @@ fn summary(
     }
 }
 
-/// The summary, also written as `summary.json`.
+/// The summary of a completed run: `config.toml` and `summary.json` written, then the run
+/// directory completed (an earlier run's entries this run did not write removed).
 fn finish_summary(
     plan: &RunPlan,
     options: &RunOptions,
     snapshots: Vec<PathBuf>,
     threads: usize,
     start: Instant,
+    dir: RunDir,
 ) -> Result<RunSummary, CliError> {
     let summary = summary(plan, options, snapshots, threads, start);
-    write_json(&options.directory.join("summary.json"), &summary)?;
+    write_config(plan, dir.path())?;
+    write_json(&dir.path().join("summary.json"), &summary)?;
+    dir.complete()?;
     Ok(summary)
 }
 
@@ -296,25 +290,32 @@ pub fn build_simulation_on<T: Real>(
 
 /// This rank's part of the run of `plan` over `comm` (the one-rank run on `SerialComm`): its
 /// share of the particles through every step, every rank writing its own particles into
-/// the snapshots at their output times, the lensing observers fed on every rank. Returns the
-/// snapshot directories on rank 0. Collective: every rank stops at the same step when SIGINT,
+/// the snapshots at their output times, the lensing observers fed on every rank. `dir` is
+/// the opened run directory on rank 0 (`None` on the others). Returns the snapshot
+/// directories on rank 0. Collective: every rank stops at the same step when SIGINT,
 /// SIGTERM or SIGHUP arrives on any.
 fn run_rank<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
     comm: &dyn Comm,
+    dir: Option<&RunDir>,
 ) -> Result<Vec<PathBuf>, CliError> {
     let sim = build_simulation_on::<T>(plan, comm)?;
     let initial = sim.initial_state(comm)?;
-    let started = if comm.rank() == 0 {
-        start_directory(plan, options)
-    } else {
-        Ok(())
+    // The configuration goes in now for a new run, and when the run completes for a
+    // rerun (until then the earlier run's describes the snapshots that are there).
+    let started = match dir {
+        Some(dir) if !dir.had("config.toml") => write_config(plan, dir.path()),
+        _ => Ok(()),
     };
     agree(comm, started, || CliError::Io {
         path: options.directory.clone(),
         reason: "rank 0 could not create the run directory".into(),
     })?;
+    let output = RankOutput {
+        directory: &options.directory,
+        run: dir,
+    };
     let steps = plan.scale_factors.len() - 1;
     let progress = Progress::new(steps, options.progress && comm.rank() == 0);
     let written = RefCell::new(Vec::new());
@@ -322,7 +323,7 @@ fn run_rank<T: Real + WritableElement>(
     let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
         progress.step(info.index, info.a);
         if plan.outputs.contains(&info.index) {
-            match snapshot_at(plan, options, &sim, info.index, state, comm) {
+            match snapshot_at(plan, output, &sim, info.index, state, comm) {
                 Ok(path) => written.borrow_mut().extend(path),
                 Err(e) => {
                     let message = e.to_string();
@@ -371,15 +372,14 @@ fn run_rank<T: Real + WritableElement>(
                 let flat = flat.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
                 let full = full.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
                 let a = &plan.scale_factors;
-                let wrote = if comm.rank() == 0 {
+                let wrote = if let Some(dir) = dir {
                     let maps = crate::lensing::Maps {
                         flat: flat.as_deref(),
                         full: full.as_deref(),
                         lightcone_a: [a[0], a[a.len() - 1]],
                     };
                     let (power, growth) = (sim.power(), sim.growth());
-                    crate::lensing::write_lensing(&options.directory, lensing, maps, power, growth)
-                        .map(drop)
+                    crate::lensing::write_lensing(dir, lensing, maps, power, growth).map(drop)
                 } else {
                     Ok(())
                 };
@@ -422,18 +422,6 @@ fn agree(
     Ok(())
 }
 
-/// Clears a previous run from the run directory, creates it and writes `config.toml`.
-fn start_directory(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
-    if options.directory.exists() {
-        clear_previous_run(&options.directory)?;
-    }
-    std::fs::create_dir_all(&options.directory).map_err(|e| CliError::Io {
-        path: options.directory.clone(),
-        reason: e.to_string(),
-    })?;
-    write_config(plan, &options.directory)
-}
-
 /// The snapshot metadata of a run, before the per-snapshot fields are filled in.
 fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>) -> SnapshotMeta {
     let config = &plan.config;
@@ -465,11 +453,19 @@ fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>)
     }
 }
 
+/// Where a rank writes: the run directory's path on every rank, and the opened
+/// [`RunDir`] on rank 0.
+#[derive(Clone, Copy)]
+struct RankOutput<'a> {
+    directory: &'a Path,
+    run: Option<&'a RunDir>,
+}
+
 /// Writes the snapshot of every rank's particles after step `index` (`state` holds this
 /// rank's); its directory on rank 0. Collective.
 fn snapshot_at<T: Real + WritableElement>(
     plan: &RunPlan,
-    options: &RunOptions,
+    out: RankOutput<'_>,
     sim: &Simulation<T, ConfiguredKernel>,
     index: usize,
     state: &State<T>,
@@ -482,7 +478,7 @@ fn snapshot_at<T: Real + WritableElement>(
         step: index,
         ..snapshot_meta(plan, sim)
     };
-    let dir = options.directory.join(snapshot_dir_name(state.a));
+    let path = out.directory.join(snapshot_dir_name(state.a));
     let linear = |k: f64| {
         sim.power()
             .power_at(k, state.a, sim.growth())
@@ -495,8 +491,8 @@ fn snapshot_at<T: Real + WritableElement>(
         plots: c.plots,
     };
     let target = SnapshotTarget {
-        dir: &dir,
-        replace: true,
+        dir: &path,
+        run: out.run,
         products,
         scheme: Scheme::Cic,
         linear: &linear,
@@ -532,12 +528,16 @@ pub fn check_ranks(plan: &RunPlan, ranks: usize) -> Result<(), CliError> {
 fn run_ranks<T: Real + WritableElement>(
     plan: &RunPlan,
     options: &RunOptions,
+    dir: &RunDir,
 ) -> Result<Vec<PathBuf>, CliError> {
     if options.ranks == 1 {
-        return run_rank::<T>(plan, options, &SerialComm);
+        return run_rank::<T>(plan, options, &SerialComm, Some(dir));
     }
-    let results = ThreadComm::run(options.ranks, |comm| run_rank::<T>(plan, options, comm))
-        .map_err(IntegrateError::from)?;
+    let results = ThreadComm::run(options.ranks, |comm| {
+        let dir = (comm.rank() == 0).then_some(dir);
+        run_rank::<T>(plan, options, comm, dir)
+    })
+    .map_err(IntegrateError::from)?;
     let mut first = None;
     for r in results {
         let written = r?;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::CliError;
 use crate::output::{NpyFile, PartialDir, write_bytes, write_json};
 use crate::plot::{Curve, density_slice_png, power_spectrum_png};
+use crate::rundir::RunDir;
 
 /// The name of a snapshot directory for scale factor `a`.
 pub fn snapshot_dir_name(a: f64) -> String {
@@ -185,10 +186,12 @@ pub struct Products {
 
 /// Where and what a snapshot writes.
 pub struct SnapshotTarget<'a> {
-    /// The snapshot directory.
+    /// The snapshot directory (an existing one of that name is replaced when the new one is
+    /// complete).
     pub dir: &'a Path,
-    /// Replace an existing directory of that name.
-    pub replace: bool,
+    /// The run directory it is written into, on rank 0 (its manifest lists the snapshot
+    /// before it appears); `None` on the other ranks or outside a run.
+    pub run: Option<&'a RunDir>,
     /// What to write besides `meta.json`.
     pub products: Products,
     /// Mass assignment of the density and P(k).
@@ -218,7 +221,7 @@ pub fn write_snapshot<T: Real + WritableElement>(
     state: &State<T>,
 ) -> Result<Option<PathBuf>, CliError> {
     let rank0 = comm.rank() == 0;
-    let created = rank0.then(|| PartialDir::create(target.dir, target.replace));
+    let created = rank0.then(|| PartialDir::create(target.dir, true));
     let out = match created {
         Some(Ok(out)) => Some(out),
         Some(Err(e)) => {
@@ -317,13 +320,21 @@ pub fn write_snapshot<T: Real + WritableElement>(
                 });
             }
             if let Some((slab, thickness)) = slab {
-                write_pictures(&tmp, &meta, &slab, thickness, &power, &lin)?;
+                // A picture that cannot be drawn (a run too small to plot) is skipped; the
+                // snapshot's data is written all the same.
+                match write_pictures(&tmp, &meta, &slab, thickness, &power, &lin) {
+                    Err(CliError::Plot(e)) => eprintln!(
+                        "pm: warning: {}: pictures skipped: {e}",
+                        target.dir.display()
+                    ),
+                    other => other?,
+                }
             }
         }
     }
     if let Some(out) = out {
         write_json(&out.file("meta.json"), &meta)?;
-        let path = out.commit()?;
+        let path = out.commit(target.run)?;
         agree(comm, Ok(()), target.dir)?;
         Ok(Some(path))
     } else {
