@@ -109,8 +109,13 @@ impl RunDir {
             dir.save(&dir.listed())?;
             Ok(dir)
         });
-        if opened.is_err() && created {
-            remove_if_only_ours(path);
+        if opened.is_err() {
+            if created {
+                remove_if_only_ours(path);
+            } else if !path.join(MANIFEST).exists() {
+                // A refused directory that holds no run keeps no trace of pm.
+                let _ = std::fs::remove_file(path.join(LOCK));
+            }
         }
         opened
     }
@@ -255,43 +260,46 @@ impl RunDir {
     }
 
     /// Sorts the directory's entries into pm's and the user's; see [`RunDir::open`].
+    /// Without `overwrite` every entry of the user's is reported at once; with it, the
+    /// first one in the run's way.
     fn check(&self, overwrite: bool) -> Result<(), CliError> {
         let listed = self.listed();
         let mut foreign = Vec::new();
+        let mut in_the_way = Vec::new();
         for (name, path) in entries(&self.path)? {
             if name == MANIFEST || name == LOCK {
                 continue;
             }
             if !self.previous.contains(&name) {
                 if self.planned.contains(&name) {
-                    return Err(CliError::NotWrittenByPm {
-                        path,
-                        reason: "the run writes an entry of this name".into(),
-                    });
+                    in_the_way.push((path, "the run writes an entry of this name"));
                 }
                 foreign.push(name);
-                continue;
-            }
-            if self.planned.contains(&name) && path.is_dir() {
+            } else if self.planned.contains(&name) && path.is_dir() {
                 // The run replaces this directory whole: all of it must be pm's.
                 let mut inside = Vec::new();
                 walk(&path, &name, &mut inside)?;
-                if let Some((_, p)) = inside.into_iter().find(|(rel, _)| !listed.contains(rel)) {
-                    return Err(CliError::NotWrittenByPm {
-                        path: p,
-                        reason: "it lies in a directory the run replaces".into(),
-                    });
-                }
+                in_the_way.extend(
+                    inside
+                        .into_iter()
+                        .filter(|(rel, _)| !listed.contains(rel))
+                        .map(|(_, p)| (p, "it lies in a directory the run replaces")),
+                );
             }
         }
         if !foreign.is_empty() && !overwrite {
-            foreign.sort();
             return Err(CliError::OutputExists {
                 directory: self.path.clone(),
                 entries: foreign,
             });
         }
-        Ok(())
+        match in_the_way.into_iter().next() {
+            Some((path, reason)) => Err(CliError::NotWrittenByPm {
+                path,
+                reason: reason.into(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
