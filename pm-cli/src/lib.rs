@@ -11,7 +11,8 @@
 //! * [`output`]: files and directories that appear whole or not at all;
 //! * [`rundir`]: the run directory: what pm wrote there (its manifest), its lock;
 //! * [`plot`]: PNG pictures of a density slice and of P(k);
-//! * [`gradients`]: `pm grad-check` and `pm reconstruct`.
+//! * [`gradients`]: `pm grad-check` and `pm reconstruct`;
+//! * [`terminal`]: what pm prints, where a closed pipe or a full disk is an error, not a panic.
 
 pub mod config;
 pub mod gradients;
@@ -23,6 +24,7 @@ pub mod progress;
 pub mod run;
 pub mod rundir;
 pub mod snapshot;
+pub mod terminal;
 
 use std::path::PathBuf;
 
@@ -91,6 +93,14 @@ pub enum CliError {
         /// The file or directory.
         path: PathBuf,
         /// What is wrong.
+        reason: String,
+    },
+    /// Standard output could not be written (a closed pipe, a full disk).
+    #[error("could not write to standard output: {reason}")]
+    Stdout {
+        /// The reader went away (`EPIPE`): end quietly, as a process stopped by SIGPIPE.
+        closed_pipe: bool,
+        /// What the system said.
         reason: String,
     },
     /// SIGINT stopped the run.

@@ -1,15 +1,14 @@
 //! `pm`: run, inspect and check particle-mesh simulations. `pm --help` lists the commands.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pm_cli::CliError;
 use pm_cli::config::{Config, DEFAULT_CONFIG, RunPlan};
 use pm_cli::gradients::{ReconstructOptions, grad_check, parse_stages, reconstruct_snapshot};
 use pm_cli::run::{RunOptions, install_interrupt_handler, run};
 use pm_cli::snapshot::{SnapshotMeta, measure_density, power_csv, read_positions, write_power_csv};
+use pm_cli::{CliError, say, warn};
 use pm_mesh::{Positions, Scheme};
 
 #[derive(Parser)]
@@ -118,8 +117,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away: stop as `head` expects a writer to, quietly
+        // with the status of a process stopped by SIGPIPE.
+        Err(CliError::Stdout {
+            closed_pipe: true, ..
+        }) => ExitCode::from(141),
         Err(e) => {
-            eprintln!("pm: {e}");
+            warn!("pm: {e}");
             match e {
                 CliError::Interrupted { .. } => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
@@ -129,11 +133,11 @@ fn main() -> ExitCode {
 }
 
 /// The closing lines of `pm run`.
-fn print_summary(summary: &pm_cli::run::RunSummary) {
+fn print_summary(summary: &pm_cli::run::RunSummary) -> Result<(), CliError> {
     for s in &summary.snapshots {
-        println!("wrote {}", s.display());
+        say!("wrote {}", s.display())?;
     }
-    println!(
+    say!(
         "done: {:.2} s wall, peak memory {}, {:.3e} particle-steps/s, {} threads",
         summary.wall_seconds,
         summary
@@ -142,7 +146,7 @@ fn print_summary(summary: &pm_cli::run::RunSummary) {
             .unwrap_or_else(|| "unknown".into()),
         summary.particle_steps_per_second,
         summary.threads
-    );
+    )
 }
 
 /// `pm run --mpi`: this process's rank of the MPI job runs its share ([`pm_cli::run::run_on`]);
@@ -162,13 +166,13 @@ fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
     match pm_cli::run::run_on(plan, options, &comm) {
         Ok(summary) => {
             if rank == 0 && options.progress {
-                println!("pm run --mpi: {} ranks", comm.size());
-                print_summary(&summary);
+                say!("pm run --mpi: {} ranks", comm.size())?;
+                print_summary(&summary)?;
             }
             Ok(())
         }
         Err(e) => {
-            eprintln!("pm run --mpi, rank {rank}: error: {e}");
+            warn!("pm run --mpi, rank {rank}: error: {e}");
             std::process::exit(1);
         }
     }
@@ -193,6 +197,17 @@ fn load(path: Option<&Path>) -> Result<RunPlan, CliError> {
             Config::read(p)?.plan(base)
         }
         None => Config::default().plan(Path::new(".")),
+    }
+}
+
+/// `--mesh` must name at least one cell per side (its upper end is the memory estimate's).
+fn check_mesh_option(mesh: Option<usize>) -> Result<(), CliError> {
+    match mesh {
+        Some(0) => Err(CliError::Config {
+            key: "--mesh".into(),
+            reason: "0 cells per side; give at least 1 (an even number for the FFT)".into(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -224,7 +239,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             let directory = &options.directory;
             let s = &plan.config.simulation;
             if !quiet {
-                println!(
+                say!(
                     "pm run: {}^3 particles, {}^3 mesh, {} Mpc/h, {} {} steps from a = {} to {}, \
                      {} -> {}",
                     s.particles,
@@ -242,11 +257,11 @@ fn execute(command: Command) -> Result<(), CliError> {
                         pm_cli::config::Precision::F64 => "f64",
                     },
                     directory.display()
-                );
+                )?;
             }
             let summary = run(&plan, &options)?;
             if !quiet {
-                print_summary(&summary);
+                print_summary(&summary)?;
             }
             Ok(())
         }
@@ -258,12 +273,11 @@ fn execute(command: Command) -> Result<(), CliError> {
                 });
             }
             pm_cli::output::write_bytes(&path, DEFAULT_CONFIG.as_bytes())?;
-            println!("wrote {}", path.display());
-            Ok(())
+            say!("wrote {}", path.display())
         }
         Command::Validate { config } => {
             let plan = load(Some(&config))?;
-            println!(
+            say!(
                 "{}: valid ({} steps, snapshots at a = {:?}, cosmology Omega_m = {:.4}, sigma8 = {:.4})",
                 config.display(),
                 plan.scale_factors.len() - 1,
@@ -273,14 +287,14 @@ fn execute(command: Command) -> Result<(), CliError> {
                     .collect::<Vec<_>>(),
                 plan.cosmology.omega_m(),
                 plan.power.sigma8()
-            );
-            Ok(())
+            )
         }
         Command::Power {
             snapshot,
             mesh,
             output,
         } => {
+            check_mesh_option(mesh)?;
             let meta = SnapshotMeta::read(&snapshot)?;
             let n = mesh.unwrap_or(meta.mesh);
             let entry_dtype = meta.files.get("positions").map(|e| e.dtype.as_str());
@@ -306,36 +320,43 @@ fn execute(command: Command) -> Result<(), CliError> {
                 });
             match output {
                 Some(path) => write_power_csv(&path, &power, linear.as_deref()),
-                None => {
-                    print!("{}", power_csv(&power, linear.as_deref()));
-                    std::io::stdout().flush().ok();
-                    Ok(())
-                }
+                None => pm_cli::terminal::say_text(&power_csv(&power, linear.as_deref())),
             }
         }
         Command::Info { snapshot } => {
             let meta = SnapshotMeta::read(&snapshot)?;
-            let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
-            println!("{text}");
-            Ok(())
+            let text = serde_json::to_string_pretty(&meta).map_err(|e| CliError::Snapshot {
+                path: snapshot.join("meta.json"),
+                reason: e.to_string(),
+            })?;
+            say!("{text}")
         }
         Command::GradCheck {
             config,
             directions,
             tolerance,
         } => {
+            if !(tolerance.is_finite() && tolerance >= 0.0) {
+                return Err(CliError::Config {
+                    key: "--tolerance".into(),
+                    reason: format!("{tolerance} must be a finite number >= 0"),
+                });
+            }
             let plan = load(config.as_deref())?;
-            println!(
+            say!(
                 "pm grad-check: d L / d(input) of L = sum(delta^2) / 2N on the final density, \
                  adjoint against central differences, f64"
-            );
+            )?;
             let checks = grad_check(&plan, directions)?;
             let mut worst: f64 = 0.0;
             for c in &checks {
-                println!(
+                say!(
                     "  {:28} adjoint {:+.10e}  finite difference {:+.10e}  relative error {:.2e}",
-                    c.name, c.adjoint, c.finite_difference, c.relative_error
-                );
+                    c.name,
+                    c.adjoint,
+                    c.finite_difference,
+                    c.relative_error
+                )?;
                 worst = worst.max(c.relative_error);
             }
             if worst > tolerance {
@@ -344,8 +365,7 @@ fn execute(command: Command) -> Result<(), CliError> {
                     reason: format!("largest relative error {worst:.2e} exceeds {tolerance:.0e}"),
                 });
             }
-            println!("all {} checks within {tolerance:.0e}", checks.len());
-            Ok(())
+            say!("all {} checks within {tolerance:.0e}", checks.len())
         }
         Command::Reconstruct {
             snapshot,
@@ -355,6 +375,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             overwrite,
             every,
         } => {
+            check_mesh_option(mesh)?;
             let options = ReconstructOptions {
                 stages: parse_stages(&schedule)?,
                 mesh,
@@ -362,10 +383,17 @@ fn execute(command: Command) -> Result<(), CliError> {
                 overwrite,
                 every,
             };
-            let written =
-                reconstruct_snapshot(&snapshot, &options, &mut |line| println!("{line}"))?;
+            // A progress line that cannot be printed does not stop the reconstruction; the
+            // first such failure is reported once its results are written.
+            let mut printed = Ok(());
+            let written = reconstruct_snapshot(&snapshot, &options, &mut |line| {
+                if printed.is_ok() {
+                    printed = say!("{line}");
+                }
+            })?;
+            printed?;
             for p in written {
-                println!("wrote {}", p.display());
+                say!("wrote {}", p.display())?;
             }
             Ok(())
         }

@@ -100,10 +100,78 @@ pub struct SnapshotMeta {
 
 impl SnapshotMeta {
     /// Reads `dir/meta.json`.
+    ///
+    /// Checks what later steps size arrays by, so that an edited or foreign `meta.json` is an
+    /// error naming the field, not a panic or a huge allocation: the format, `particles`
+    /// and `mesh` at least 1 with `particles^3` and `mesh^3` counts that fit in 64 bits, a
+    /// finite positive `box_size` and `a`, the precision and every file's dtype and shape
+    /// (`(particles^3, 3)` for particles, `mesh^3` cells for a density).
     pub fn read(dir: &Path) -> Result<Self, CliError> {
         let path = dir.join("meta.json");
         let text = std::fs::read_to_string(&path).map_err(|e| snapshot_error(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| snapshot_error(&path, e))
+        let meta: Self = serde_json::from_str(&text).map_err(|e| snapshot_error(&path, e))?;
+        meta.check()
+            .map_err(|reason| snapshot_error(&path, reason))?;
+        Ok(meta)
+    }
+
+    /// Particles of the lattice, `particles^3`, when that count fits in a `usize`.
+    pub fn particle_count(&self) -> Option<usize> {
+        self.particles.checked_pow(3)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.format != "pmrs-snapshot" {
+            return Err(format!(
+                "format {:?}: not a pmrs snapshot (expected \"pmrs-snapshot\")",
+                self.format
+            ));
+        }
+        let count = |key: &str, n: usize| match n.checked_pow(3) {
+            Some(c) if n >= 1 => Ok(c),
+            _ => Err(format!(
+                "{key} = {n}: must be at least 1 with {key}^3 < 2^64"
+            )),
+        };
+        let particles = count("particles", self.particles)?;
+        count("mesh", self.mesh)?;
+        for (key, v) in [("box_size", self.box_size), ("a", self.a)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{key} = {v}: must be finite and positive"));
+            }
+        }
+        if !matches!(self.precision.as_str(), "f32" | "f64") {
+            return Err(format!(
+                "precision {:?}: expected \"f32\" or \"f64\"",
+                self.precision
+            ));
+        }
+        let dtype = if self.precision == "f32" {
+            "float32"
+        } else {
+            "float64"
+        };
+        for (role, entry) in &self.files {
+            if entry.dtype != dtype {
+                return Err(format!(
+                    "files.{role}.dtype {:?}: the snapshot's precision {} means {dtype:?}",
+                    entry.dtype, self.precision
+                ));
+            }
+            let expected = match role.as_str() {
+                "positions" | "momenta" => vec![particles, 3],
+                "density" => vec![self.mesh; 3],
+                _ => continue,
+            };
+            if entry.shape != expected {
+                return Err(format!(
+                    "files.{role}.shape {:?} does not match particles = {} and mesh = {} \
+                     (expected {expected:?})",
+                    entry.shape, self.particles, self.mesh
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -323,7 +391,7 @@ pub fn write_snapshot<T: Real + WritableElement>(
                 // A picture that cannot be drawn (a run too small to plot) is skipped; the
                 // snapshot's data is written all the same.
                 match write_pictures(&tmp, &meta, &slab, thickness, &power, &lin) {
-                    Err(CliError::Plot(e)) => eprintln!(
+                    Err(CliError::Plot(e)) => crate::warn!(
                         "pm: warning: {}: pictures skipped: {e}",
                         target.dir.display()
                     ),
@@ -495,25 +563,57 @@ pub fn read_positions<T: Real + ReadableElement>(
             "has no positions (the run was made with output.snapshots = false)",
         )
     })?;
+    if entry.dtype != dtype_name::<T>() {
+        return Err(snapshot_error(
+            &dir.join("meta.json"),
+            format!(
+                "files.positions.dtype is {} but {} was asked for",
+                entry.dtype,
+                dtype_name::<T>()
+            ),
+        ));
+    }
     let path = dir.join(&entry.file);
     let file = std::fs::File::open(&path).map_err(|e| snapshot_error(&path, e))?;
+    // The array must hold `(particles^3, 3)` values (checked by `SnapshotMeta::read`); a file
+    // too short for that is refused before reading, so that a header claiming a huge shape
+    // cannot ask for memory the file does not back.
+    let rows = meta
+        .particle_count()
+        .ok_or_else(|| snapshot_error(&dir.join("meta.json"), "particles^3 overflows"))?;
+    let data_bytes = rows
+        .checked_mul(3 * std::mem::size_of::<T>())
+        .ok_or_else(|| snapshot_error(&dir.join("meta.json"), "particles^3 overflows"))?;
+    let file_bytes = file.metadata().map_err(|e| snapshot_error(&path, e))?.len();
+    if file_bytes < data_bytes as u64 {
+        return Err(snapshot_error(
+            &path,
+            format!(
+                "{file_bytes} bytes cannot hold the {rows} x 3 {} that meta.json promises \
+                 (particles = {})",
+                entry.dtype, meta.particles
+            ),
+        ));
+    }
     let array = Array2::<T>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
         snapshot_error(
             &path,
             format!("{e} (expected {} of shape (n, 3))", entry.dtype),
         )
     })?;
-    if array.ncols() != 3 {
+    if array.shape() != [rows, 3] {
         return Err(snapshot_error(
             &path,
-            format!("shape {:?}, expected (n, 3)", array.shape()),
+            format!(
+                "shape {:?}, but meta.json says particles = {} so ({rows}, 3)",
+                array.shape(),
+                meta.particles
+            ),
         ));
     }
-    let flat = array.as_standard_layout();
-    Ok(flat
-        .as_slice()
-        .expect("standard layout")
-        .chunks_exact(3)
+    Ok(array
+        .rows()
+        .into_iter()
         .map(|c| [c[0], c[1], c[2]])
         .collect())
 }

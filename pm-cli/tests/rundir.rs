@@ -6,56 +6,23 @@
 //! reruns to the same bytes.
 //!
 //! `PM_TEST_BIN` runs these tests against another `pm` binary (e.g. an older build, to see
-//! them fail); `PM_TEST_PYTHON` names a Python with numpy that the fault-injection test
+//! them fail; see `common`); `PM_TEST_PYTHON` names a Python with numpy that the fault-injection test
 //! also loads every snapshot with.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use pm_testkit::SplitMix64;
 
-fn pm_bin() -> PathBuf {
-    std::env::var_os("PM_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pm")))
-}
+mod common;
+use common::{TINY, pm, spawn, stderr};
 
-/// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pm-rundir-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("rundir", name)
 }
-
-fn pm(args: &[&str], cwd: &Path) -> Output {
-    Command::new(pm_bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the pm binary runs")
-}
-
-fn spawn(args: &[&str], cwd: &Path) -> Child {
-    Command::new(pm_bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pm binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// 16^3 particles, 32^3 mesh, 3 steps, two snapshots: a fraction of a second.
-const TINY: &str = "[simulation]\nbox_size = 64.0\nparticles = 16\nmesh = 32\nseed = 7\nsteps = 3\n\
-                    [output]\na = [0.4, 1.0]\ndensity = true\n";
 
 /// 32^3 particles, 64^3 mesh, 40 steps, ten snapshots: long enough to stop in the middle.
 const LONG: &str = "[simulation]\nbox_size = 64.0\nparticles = 32\nmesh = 64\nsteps = 40\n\

@@ -93,7 +93,26 @@ pub fn check_shape(shape: [usize; 3]) -> Result<(), FftError> {
             reason: "nz (the real-to-complex axis) must be even",
         });
     }
+    if addressable_bytes(shape).is_none() {
+        return Err(FftError::Shape {
+            shape,
+            reason: "its complex array (nx * ny * (nz/2+1) complex f64) overflows the address space",
+        });
+    }
     Ok(())
+}
+
+/// Bytes of the largest array of a shape, its complex f64 grid `nx * ny * (nz/2+1) * 16`,
+/// when that and its real grid fit an allocation (`isize::MAX` bytes); `None` when they
+/// overflow, so that a huge shape is an error, not a failed allocation or an overflow panic.
+pub fn addressable_bytes(shape: [usize; 3]) -> Option<usize> {
+    let [nx, ny, nz] = shape;
+    let complex = nx
+        .checked_mul(ny)?
+        .checked_mul(nz / 2 + 1)?
+        .checked_mul(16)?;
+    let real = nx.checked_mul(ny)?.checked_mul(nz)?.checked_mul(8)?;
+    (complex <= isize::MAX as usize && real <= isize::MAX as usize).then_some(complex)
 }
 
 /// Checks buffer lengths against a plan; shared by every implementation.

@@ -176,7 +176,17 @@ fn wrong_buffer_sizes_are_errors() {
 
 #[test]
 fn bad_shapes_are_errors() {
-    for shape in [[0, 4, 4], [4, 0, 4], [4, 4, 0], [4, 4, 5], [2, 2, 1]] {
+    // The last two overflow: (2^20)^3 complex f64 is 2^64 bytes (`particles = 1048576` in
+    // a config), and 2^40 * 2^40 cells do not even have a count in 64 bits.
+    for shape in [
+        [0, 4, 4],
+        [4, 0, 4],
+        [4, 4, 0],
+        [4, 4, 5],
+        [2, 2, 1],
+        [1 << 20; 3],
+        [1 << 40, 1 << 40, 2],
+    ] {
         assert!(
             matches!(CpuFft3d::<f32>::new(shape), Err(FftError::Shape { .. })),
             "{shape:?}"

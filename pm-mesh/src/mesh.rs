@@ -23,7 +23,8 @@ pub struct Mesh {
 
 impl Mesh {
     /// A mesh of `shape` cells over a box of `box_size` Mpc/h. Every dimension must be at
-    /// least 1, `nz` even (the real-to-complex axis), and every side finite and positive.
+    /// least 1, `nz` even (the real-to-complex axis), the arrays addressable
+    /// ([`pm_fft::addressable_bytes`]), and every side finite and positive.
     pub fn new(shape: [usize; 3], box_size: [f64; 3]) -> Result<Self, MeshError> {
         if shape.contains(&0) {
             return Err(MeshError::Shape {
@@ -35,6 +36,12 @@ impl Mesh {
             return Err(MeshError::Shape {
                 shape,
                 reason: "nz (the real-to-complex axis) must be even",
+            });
+        }
+        if pm_fft::addressable_bytes(shape).is_none() {
+            return Err(MeshError::Shape {
+                shape,
+                reason: "its arrays overflow the address space",
             });
         }
         if box_size.iter().any(|l| !(l.is_finite() && *l > 0.0)) {

@@ -2,4 +2,5 @@
 
 mod assignment;
 mod block;
+mod geometry;
 mod power;
