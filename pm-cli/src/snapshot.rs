@@ -595,6 +595,19 @@ pub fn read_positions<T: Real + ReadableElement>(
             ),
         ));
     }
+    // The header's shape too, before the reader allocates from it.
+    let declared = pm_integrate::npy_shape(std::io::BufReader::new(&file))
+        .map_err(|e| snapshot_error(&path, e))?;
+    if declared != [rows, 3] {
+        return Err(snapshot_error(
+            &path,
+            format!(
+                "shape {declared:?}, but meta.json says particles = {} so ({rows}, 3)",
+                meta.particles
+            ),
+        ));
+    }
+    let file = std::fs::File::open(&path).map_err(|e| snapshot_error(&path, e))?;
     let array = Array2::<T>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
         snapshot_error(
             &path,

@@ -129,6 +129,49 @@ fn a_snapshot_that_does_not_match_its_meta_json_is_refused() {
     refused_after(&snap, "box", "box_size", |m| m["box_size"] = (-1.0).into());
 }
 
+/// A `.npy` header declaring `shape` over a few bytes of data.
+fn hostile_npy(path: &Path, descr: &str, shape: &str) {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (dict.len() + 11) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((dict.len() as u16).to_le_bytes());
+    bytes.extend(dict.as_bytes());
+    bytes.extend([0u8; 96]);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A `.npy` header that asks for more memory than exists (8 PB of white noise; a
+/// snapshot whose positions header claims 10^12 rows) is refused from the header, where
+/// the reader used to abort allocating it.
+#[test]
+fn a_npy_header_asking_for_petabytes_is_refused() {
+    let dir = scratch("no-panic", "npy");
+    hostile_npy(&dir.join("noise.npy"), "<f8", "(100000, 100000, 100000)");
+    std::fs::write(
+        dir.join("noise.toml"),
+        "[simulation]\nparticles = 16\nmesh = 16\nbox_size = 64.0\nsteps = 2\n\
+         white_noise = \"noise.npy\"\n",
+    )
+    .unwrap();
+    let out = pm(&["run", "noise.toml", "--output", "run", "-q"], &dir);
+    assert_refused(&out, "shape [100000, 100000, 100000]");
+    assert!(!dir.join("run").exists());
+
+    let snap = tiny_run(&dir);
+    hostile_npy(&snap.join("positions.npy"), "<f4", "(1000000000000, 3)");
+    let padding = vec![0u8; 16 * 16 * 16 * 12];
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(snap.join("positions.npy"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, &padding).unwrap();
+    let out = pm(&["power", snap.to_str().unwrap()], &dir);
+    assert_refused(&out, "shape [1000000000000, 3]");
+}
+
 #[test]
 fn nan_negative_and_zero_options_are_refused() {
     let dir = scratch("no-panic", "options");

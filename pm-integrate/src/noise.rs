@@ -260,6 +260,19 @@ pub fn read_white_noise_npy<T: Real>(
     path: &Path,
     shape: [usize; 3],
 ) -> Result<Array3<T>, IntegrateError> {
+    // The declared shape first, so that a header asking for more than `shape` is an error
+    // before the reader allocates from it.
+    let file = File::open(path).map_err(|e| noise_error(path, format!("cannot open: {e}")))?;
+    let declared = crate::npy_shape(BufReader::new(file)).map_err(|e| noise_error(path, e))?;
+    if declared != shape {
+        return Err(noise_error(
+            path,
+            format!(
+                "shape {declared:?} ({} dimensions) does not match the mesh's {shape:?}",
+                declared.len()
+            ),
+        ));
+    }
     match read_npy_as::<f64>(path)? {
         Some(a) => finish_noise(path, a, shape),
         None => match read_npy_as::<f32>(path)? {
