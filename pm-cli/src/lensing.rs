@@ -99,7 +99,9 @@ impl LensingSection {
         let kernel = BornKernel::new(cosmology, &Sources::Plane { z: self.source_z })
             .map_err(|e| invalid("source_z", e))?;
         let cone = Lightcone::new(observer, [box_size; 3], kernel.source_distance());
-        let flat = if self.fov_deg > 0.0 {
+        // Any fov_deg but 0 asks for a flat map, so that a negative or NaN one is refused by
+        // FlatSky::new rather than silently taken as none.
+        let flat = if self.fov_deg != 0.0 {
             let sky = FlatSky::new(self.line_of_sight, self.fov_deg, self.pixels).map_err(|e| {
                 let key = match &e {
                     pm_lensing::LensingError::Config { what, .. } if *what == "pixels" => "pixels",

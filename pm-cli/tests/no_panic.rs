@@ -207,3 +207,28 @@ fn nan_negative_and_zero_options_are_refused() {
     }
     assert!(!dir.join("pm-reconstruction").exists());
 }
+
+/// Lensing keys that used to panic in the run after `pm validate` called them valid: a NaN
+/// field of view (taken as "no flat map", then no map at all), a negative one (silently no
+/// flat map), and a pixel count whose square overflows.
+#[test]
+fn lensing_values_that_panicked_are_refused_by_validate() {
+    let dir = scratch("no-panic", "lensing");
+    for (line, needle) in [
+        ("fov_deg = nan", "lensing.fov_deg"),
+        ("fov_deg = -5.0", "lensing.fov_deg"),
+        ("pixels = 4000000000", "lensing.pixels"),
+    ] {
+        let config = format!(
+            "[simulation]\nparticles = 8\nmesh = 8\nbox_size = 64.0\nsteps = 2\n\
+             [lensing]\nenabled = true\nsource_z = 0.05\n{line}\n"
+        );
+        std::fs::write(dir.join("l.toml"), config).unwrap();
+        assert_refused(&pm(&["validate", "l.toml"], &dir), needle);
+        assert_refused(
+            &pm(&["run", "l.toml", "--output", "run", "-q"], &dir),
+            needle,
+        );
+        assert!(!dir.join("run").exists(), "{line}");
+    }
+}

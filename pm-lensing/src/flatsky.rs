@@ -54,6 +54,18 @@ impl FlatSky {
                 format!("{npix} per side: need at least 2"),
             ));
         }
+        // The map is npix^2 f64 values: a count whose bytes overflow is an error here, not
+        // an overflow or a failed allocation later.
+        if npix
+            .checked_mul(npix)
+            .and_then(|n| n.checked_mul(8))
+            .is_none_or(|b| b > isize::MAX as usize)
+        {
+            return Err(config(
+                "pixels",
+                format!("{npix} per side: the map's {npix}^2 values overflow the address space"),
+            ));
+        }
         let norm = dot(line_of_sight, line_of_sight).sqrt();
         if !(norm.is_finite() && norm > 0.0) {
             return Err(config(
@@ -226,5 +238,12 @@ mod tests {
         );
         let e = FlatSky::new([0.0; 3], 5.0, 16).unwrap_err();
         assert!(e.to_string().starts_with("invalid line of sight"), "{e}");
+        for fov in [f64::NAN, -5.0, f64::INFINITY] {
+            let e = FlatSky::new([0.0, 0.0, 1.0], fov, 16).unwrap_err();
+            assert!(e.to_string().starts_with("invalid field of view"), "{e}");
+        }
+        // 2^32 pixels per side: 2^64 values, a count that overflows.
+        let e = FlatSky::new([0.0, 0.0, 1.0], 5.0, 1 << 32).unwrap_err();
+        assert!(e.to_string().contains("overflow"), "{e}");
     }
 }
