@@ -227,11 +227,12 @@ fn config() -> impl Strategy<Value = String> {
     let choices: Vec<_> = KEYS
         .iter()
         .map(|(_, _, values)| {
-            // Leave a key out as often as in-range; otherwise any value.
+            // Mostly left out or in range, so that about a third of the configs validate
+            // and run; otherwise any value (about three per config).
             prop_oneof![
-                3 => Just(None),
-                2 => Just(Some(0usize)),
-                2 => (0..values.len()).prop_map(Some),
+                8 => Just(None),
+                4 => Just(Some(0usize)),
+                1 => (0..values.len()).prop_map(Some),
             ]
         })
         .collect();
@@ -305,6 +306,9 @@ proptest! {
         assert_clean_exit(&validate, "pm validate", &text);
         if validate.status.code() == Some(1) {
             assert_names_a_key(&validate, "pm validate", &text);
+            if std::env::var_os("PM_PROPS_VERBOSE").is_some() {
+                eprintln!("validate refused: {}", String::from_utf8_lossy(&validate.stderr).lines().next().unwrap_or(""));
+            }
         } else {
             let run = pm(
                 &[
@@ -320,6 +324,9 @@ proptest! {
                 prop_assert!(!dir.join("out").exists() || !String::from_utf8_lossy(&run.stderr).contains("refused"));
             } else {
                 prop_assert!(dir.join("out/summary.json").is_file());
+            }
+            if std::env::var_os("PM_PROPS_VERBOSE").is_some() {
+                eprintln!("run exit {:?}: {}", run.status.code(), String::from_utf8_lossy(&run.stderr).lines().next().unwrap_or(""));
             }
         }
         std::fs::remove_dir_all(&dir).ok();
