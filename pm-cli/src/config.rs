@@ -14,6 +14,9 @@ use crate::CliError;
 /// given no file.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
+/// The most steps a run may have (the step boundaries are a list made before the run).
+pub const MAX_STEPS: usize = 1_000_000;
+
 /// A configuration as written in TOML. Every section and key has a default (`default.toml`);
 /// unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -371,6 +374,12 @@ impl Config {
                 if s.steps == 0 {
                     return Err(invalid("simulation.steps", "0: must be at least 1"));
                 }
+                if s.steps > MAX_STEPS {
+                    return Err(invalid(
+                        "simulation.steps",
+                        format!("{}: at most {MAX_STEPS}", s.steps),
+                    ));
+                }
                 let (a_start, a_end, steps) = (s.a_start, s.a_end, s.steps);
                 match s.schedule {
                     ScheduleName::LinearA => TimeSteps::LinearA {
@@ -432,7 +441,7 @@ impl Config {
             return Err(invalid("output.directory", "must not be empty"));
         }
         let lensing = self.lensing.plan(&cosmology, s.box_size)?;
-        Ok(RunPlan {
+        let plan = RunPlan {
             lensing,
             config: self.clone(),
             cosmology,
@@ -441,7 +450,11 @@ impl Config {
             outputs,
             white_noise,
             lpt_order,
-        })
+        };
+        // Sizes whose byte counts overflow are errors naming the key (the estimate's
+        // arithmetic is checked); whether the run fits this machine is the command's check.
+        crate::estimate::Estimate::run(&plan, 1)?;
+        Ok(plan)
     }
 
     fn power_spectrum(

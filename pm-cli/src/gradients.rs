@@ -199,6 +199,8 @@ pub struct ReconstructOptions {
     pub overwrite: bool,
     /// Print a line every this many iterations (0: never).
     pub every: usize,
+    /// The memory limit the estimate is checked against before any work.
+    pub memory: crate::estimate::MemoryLimit,
 }
 
 /// What `pm reconstruct` writes into its directory.
@@ -299,6 +301,16 @@ pub fn reconstruct_snapshot(
         });
     }
     let plan = plan_from_snapshot(&meta)?;
+    // Refused before the output directory is touched or anything is allocated.
+    let (data_mesh, key) = match options.mesh {
+        Some(n) => (n, "--mesh"),
+        None => (
+            meta.particles,
+            "--mesh (default: the snapshot's particles per side)",
+        ),
+    };
+    let estimate = crate::estimate::Estimate::adjoint(&plan, data_mesh, key, true)?;
+    crate::estimate::check_memory(&estimate, &options.memory, "pm reconstruct")?;
     let planned = RECONSTRUCTION_FILES.map(String::from);
     let dir = RunDir::open(&options.directory, &planned, options.overwrite)?;
     let written = match plan.config.simulation.precision {

@@ -6,6 +6,7 @@
 //! The binary (`src/main.rs`) is a thin layer over this library:
 //! * [`config`]: the TOML configuration, its defaults (`default.toml`) and its validation
 //!   into a [`config::RunPlan`] before any work is done;
+//! * [`estimate`]: the memory (and lightcone) estimate of a command, checked before any work;
 //! * [`run`]: the forward run with snapshots, a progress bar and a summary;
 //! * [`snapshot`]: snapshot directories (`.npy` arrays with a JSON side-car), P(k) as CSV;
 //! * [`output`]: files and directories that appear whole or not at all;
@@ -15,6 +16,7 @@
 //! * [`terminal`]: what pm prints, where a closed pipe or a full disk is an error, not a panic.
 
 pub mod config;
+pub mod estimate;
 pub mod gradients;
 pub mod kernel;
 pub mod lensing;
@@ -102,6 +104,21 @@ pub enum CliError {
         closed_pipe: bool,
         /// What the system said.
         reason: String,
+    },
+    /// The command's resource estimate exceeds the limit: refused before any work.
+    #[error(
+        "{command} refused before starting: it {what}. Change {keys} to make it smaller, or \
+         {force}"
+    )]
+    TooLarge {
+        /// The command (`pm run`).
+        command: String,
+        /// The estimate and the limit.
+        what: String,
+        /// The config keys or options that set the size.
+        keys: String,
+        /// How to run it anyway.
+        force: String,
     },
     /// SIGINT stopped the run.
     #[error(

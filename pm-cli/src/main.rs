@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pm_cli::config::{Config, DEFAULT_CONFIG, RunPlan};
+use pm_cli::estimate::{self, Estimate, MemoryLimit};
 use pm_cli::gradients::{ReconstructOptions, grad_check, parse_stages, reconstruct_snapshot};
 use pm_cli::run::{RunOptions, install_interrupt_handler, run};
 use pm_cli::snapshot::{SnapshotMeta, measure_density, power_csv, read_positions, write_power_csv};
@@ -46,6 +47,15 @@ enum Command {
         /// `mpirun -np N pm run CONFIG --mpi` (needs a pm built with `--features mpi`).
         #[arg(long, conflicts_with = "ranks")]
         mpi: bool,
+        /// Refuse the run when its memory estimate exceeds SIZE (512M, 2G, 1.5GiB, bytes)
+        /// instead of the available memory (MemAvailable): lower it to test, raise it to
+        /// force a run the estimate would refuse.
+        #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+        max_memory: Option<String>,
+        /// Refuse a lensing run whose lightcone is expected to find more than COUNT particle
+        /// crossings (default 5e8, about a minute of projection per map on 2 cores).
+        #[arg(long, value_name = "COUNT", allow_hyphen_values = true)]
+        max_crossings: Option<String>,
     },
     /// Write the commented default config.
     Init {
@@ -71,6 +81,11 @@ enum Command {
         /// Write the CSV here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Refuse the run when its memory estimate exceeds SIZE (512M, 2G, 1.5GiB, bytes)
+        /// instead of the available memory (MemAvailable): lower it to test, raise it to
+        /// force a run the estimate would refuse.
+        #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+        max_memory: Option<String>,
     },
     /// Print a snapshot's metadata.
     Info {
@@ -89,6 +104,11 @@ enum Command {
         /// piecewise smooth), which can cost up to ~1e-5; a wrong gradient is off by O(1).
         #[arg(long, default_value_t = 1e-4)]
         tolerance: f64,
+        /// Refuse the run when its memory estimate exceeds SIZE (512M, 2G, 1.5GiB, bytes)
+        /// instead of the available memory (MemAvailable): lower it to test, raise it to
+        /// force a run the estimate would refuse.
+        #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+        max_memory: Option<String>,
     },
     /// Recover the white noise of a snapshot's run from its final density.
     Reconstruct {
@@ -110,6 +130,11 @@ enum Command {
         /// Print every this many iterations.
         #[arg(long, default_value_t = 10)]
         every: usize,
+        /// Refuse the run when its memory estimate exceeds SIZE (512M, 2G, 1.5GiB, bytes)
+        /// instead of the available memory (MemAvailable): lower it to test, raise it to
+        /// force a run the estimate would refuse.
+        #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+        max_memory: Option<String>,
     },
 }
 
@@ -211,6 +236,13 @@ fn check_mesh_option(mesh: Option<usize>) -> Result<(), CliError> {
     }
 }
 
+/// `--max-memory` parsed, or the machine's available memory.
+fn memory_limit(max_memory: Option<&str>) -> Result<MemoryLimit, CliError> {
+    Ok(MemoryLimit::new(
+        max_memory.map(estimate::parse_size).transpose()?,
+    ))
+}
+
 fn execute(command: Command) -> Result<(), CliError> {
     match command {
         Command::Run {
@@ -220,10 +252,24 @@ fn execute(command: Command) -> Result<(), CliError> {
             quiet,
             ranks,
             mpi,
+            max_memory,
+            max_crossings,
         } => {
             let plan = load(config.as_deref())?;
+            let limit = memory_limit(max_memory.as_deref())?;
+            let max_crossings = match max_crossings.as_deref() {
+                Some(text) => estimate::parse_count(text)?,
+                None => estimate::MAX_CROSSINGS,
+            };
             if !mpi {
                 pm_cli::run::check_ranks(&plan, ranks)?;
+            }
+            // Before any work and before the run directory is touched. Under --mpi each
+            // process holds its share, which is unknown here: only the lightcone is checked.
+            let estimate = Estimate::run(&plan, if mpi { 1 } else { ranks })?;
+            estimate::check_crossings(&estimate, max_crossings)?;
+            if !mpi {
+                estimate::check_memory(&estimate, &limit, "pm run")?;
             }
             install_interrupt_handler()?;
             let directory = output.unwrap_or_else(|| plan.config.output.directory.clone());
@@ -277,6 +323,7 @@ fn execute(command: Command) -> Result<(), CliError> {
         }
         Command::Validate { config } => {
             let plan = load(Some(&config))?;
+            let estimate = Estimate::run(&plan, 1)?;
             say!(
                 "{}: valid ({} steps, snapshots at a = {:?}, cosmology Omega_m = {:.4}, sigma8 = {:.4})",
                 config.display(),
@@ -287,17 +334,43 @@ fn execute(command: Command) -> Result<(), CliError> {
                     .collect::<Vec<_>>(),
                 plan.cosmology.omega_m(),
                 plan.power.sigma8()
-            )
+            )?;
+            say!(
+                "estimate: {} ({})",
+                estimate.summary(),
+                estimate.breakdown()
+            )?;
+            let limit = estimate::available_memory();
+            let refusal = estimate::check_crossings(&estimate, estimate::MAX_CROSSINGS)
+                .err()
+                .or_else(|| estimate::check_memory(&estimate, &limit, "pm run").err());
+            match (refusal, &limit) {
+                (Some(e), _) => say!("pm run would be refused on this machine: {e}"),
+                (None, estimate::MemoryLimit::Available(b)) => {
+                    say!("fits this machine ({} available)", estimate::Bytes(*b))
+                }
+                (None, _) => say!("the available memory is unknown"),
+            }
         }
         Command::Power {
             snapshot,
             mesh,
             output,
+            max_memory,
         } => {
             check_mesh_option(mesh)?;
+            let limit = memory_limit(max_memory.as_deref())?;
             let meta = SnapshotMeta::read(&snapshot)?;
             let n = mesh.unwrap_or(meta.mesh);
             let entry_dtype = meta.files.get("positions").map(|e| e.dtype.as_str());
+            let t_bytes = if entry_dtype == Some("float64") { 8 } else { 4 };
+            let key = if mesh.is_some() {
+                "--mesh"
+            } else {
+                "--mesh (default: the snapshot's mesh)"
+            };
+            let estimate = Estimate::power(meta.particles, t_bytes, n, key)?;
+            estimate::check_memory(&estimate, &limit, "pm power")?;
             let power = if entry_dtype == Some("float64") {
                 let x = read_positions::<f64>(&snapshot, &meta)?;
                 measure_density(&Positions::Absolute(&x), meta.box_size, n, Scheme::Cic)?.1
@@ -335,6 +408,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             config,
             directions,
             tolerance,
+            max_memory,
         } => {
             if !(tolerance.is_finite() && tolerance >= 0.0) {
                 return Err(CliError::Config {
@@ -343,6 +417,13 @@ fn execute(command: Command) -> Result<(), CliError> {
                 });
             }
             let plan = load(config.as_deref())?;
+            let limit = memory_limit(max_memory.as_deref())?;
+            // The check runs in f64 whatever the config's precision.
+            let mut f64_plan = plan.clone();
+            f64_plan.config.simulation.precision = pm_cli::config::Precision::F64;
+            let mesh = plan.config.simulation.mesh;
+            let estimate = Estimate::adjoint(&f64_plan, mesh, "simulation.mesh", false)?;
+            estimate::check_memory(&estimate, &limit, "pm grad-check")?;
             say!(
                 "pm grad-check: d L / d(input) of L = sum(delta^2) / 2N on the final density, \
                  adjoint against central differences, f64"
@@ -374,6 +455,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             output,
             overwrite,
             every,
+            max_memory,
         } => {
             check_mesh_option(mesh)?;
             let options = ReconstructOptions {
@@ -382,6 +464,7 @@ fn execute(command: Command) -> Result<(), CliError> {
                 directory: output,
                 overwrite,
                 every,
+                memory: memory_limit(max_memory.as_deref())?,
             };
             // A progress line that cannot be printed does not stop the reconstruction; the
             // first such failure is reported once its results are written.

@@ -440,15 +440,18 @@ fn output_paths_are_honoured() {
             .file_type()
             .is_fifo()
     );
-    // /dev/null takes the CSV in place.
-    let out = pm(&["power", "run/a_1.0000", "--output", "/dev/null"], &dir);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        std::fs::metadata("/dev/null")
-            .unwrap()
-            .file_type()
-            .is_char_device()
-    );
+    // /dev/null takes the CSV in place. Not asked of another binary (PM_TEST_BIN): one
+    // that replaces the path would replace the machine's /dev/null when run as root.
+    if std::env::var_os("PM_TEST_BIN").is_none() {
+        let out = pm(&["power", "run/a_1.0000", "--output", "/dev/null"], &dir);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
     // A directory is not a file.
     let out = pm(&["power", "run/a_1.0000", "--output", "real-run"], &dir);
     assert!(!out.status.success());
