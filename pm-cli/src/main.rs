@@ -120,10 +120,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pm: {e}");
-            match e {
-                CliError::Interrupted { .. } => ExitCode::from(130),
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -146,8 +143,9 @@ fn print_summary(summary: &pm_cli::run::RunSummary) {
 }
 
 /// `pm run --mpi`: this process's rank of the MPI job runs its share ([`pm_cli::run::run_on`]);
-/// rank 0 prints. An error ends the process with status 1 at once (after printing it with
-/// the rank), so that `mpirun` stops the other ranks instead of leaving them waiting.
+/// rank 0 prints. An error ends the process at once (after printing it with the rank), with
+/// status 1, or 128 + the signal for a stopped run, so that `mpirun` stops the other ranks
+/// instead of leaving them waiting.
 #[cfg(feature = "mpi")]
 fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
     use pm_decomp::Comm;
@@ -169,7 +167,7 @@ fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
         }
         Err(e) => {
             eprintln!("pm run --mpi, rank {rank}: error: {e}");
-            std::process::exit(1);
+            std::process::exit(i32::from(e.exit_code()));
         }
     }
 }
@@ -325,6 +323,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             tolerance,
         } => {
             let plan = load(config.as_deref())?;
+            install_interrupt_handler()?;
             println!(
                 "pm grad-check: d L / d(input) of L = sum(delta^2) / 2N on the final density, \
                  adjoint against central differences, f64"
@@ -355,6 +354,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             overwrite,
             every,
         } => {
+            install_interrupt_handler()?;
             let options = ReconstructOptions {
                 stages: parse_stages(&schedule)?,
                 mesh,
