@@ -119,7 +119,8 @@ fn main() -> ExitCode {
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pm: {e}");
+            // Not eprintln!, which panics when stderr is gone (a terminal hung up: SIGHUP).
+            let _ = writeln!(std::io::stderr(), "pm: {e}");
             ExitCode::from(e.exit_code())
         }
     }
