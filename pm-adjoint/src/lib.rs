@@ -41,5 +41,7 @@ pub use objectives::{
 };
 pub use optimise::{Adam, AdamOptions};
 pub use pm_integrate::{StateCotangent, StepObservable, StepPositions};
-pub use reconstruction::{Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct};
+pub use reconstruction::{
+    Iteration, ReconstructionOptions, Stage, compare_linear, reconstruct, reconstruct_while,
+};
 pub use reverse::{Integration, ReverseResult, StepCoefficientGradients, reverse, reverse_with};

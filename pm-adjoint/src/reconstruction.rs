@@ -12,6 +12,8 @@
 //! Gaussian smoothing of the residual), through a schedule of [`Stage`]s that anneal
 //! `sigma`, the smoothing radius and the learning rate.
 
+use std::ops::ControlFlow;
+
 use pm_decomp::SerialComm;
 use pm_fft::Real;
 use pm_force::ForceKernel;
@@ -95,6 +97,26 @@ pub fn reconstruct<T: Real, K: ForceKernel>(
     options: &ReconstructionOptions,
     log: &mut dyn FnMut(&Iteration, &RealField<T>),
 ) -> Result<Vec<Iteration>, AdjointError> {
+    reconstruct_while(sim, data, noise, stages, options, &mut |it, noise| {
+        log(it, noise);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`reconstruct`] that can be stopped between iterations: `log` returns
+/// [`ControlFlow::Break`] to end the schedule there, before that iteration's step (so
+/// `noise` is where the last recorded loss was evaluated); the records so far are returned
+/// (fewer than the schedule's iterations when stopped). E.g. a command line's signal flag.
+///
+/// Errors: as [`reconstruct`].
+pub fn reconstruct_while<T: Real, K: ForceKernel>(
+    sim: &Simulation<T, K>,
+    data: &RealField<T>,
+    noise: &mut RealField<T>,
+    stages: &[Stage],
+    options: &ReconstructionOptions,
+    log: &mut dyn FnMut(&Iteration, &RealField<T>) -> ControlFlow<()>,
+) -> Result<Vec<Iteration>, AdjointError> {
     if stages.is_empty() {
         return Err(invalid("schedule", "at least one stage is needed".into()));
     }
@@ -135,8 +157,11 @@ pub fn reconstruct<T: Real, K: ForceKernel>(
                 prior: 0.5 * options.prior_weight * sum2,
                 gradient_rms: (g2 / noise.as_slice().len() as f64).sqrt(),
             };
-            log(&record, noise);
+            let flow = log(&record, noise);
             history.push(record);
+            if flow.is_break() {
+                return Ok(history);
+            }
             adam.step(noise.as_slice_mut(), g.noise.as_slice())?;
         }
     }

@@ -25,9 +25,9 @@
 //! snapshot    = N_p (3v + v) + 4 MiB                      state, wrapped positions, buffer
 //!             + 2 (T N_m + 2T N_k(mesh))                  density and its transform
 //! lensing     = 2 * 8 npix per map                         map and its reduction
-//!             + 80 B * crossings of the busiest step * min(1, 65536 / N_p)
-//!                                                         deposits of a batch: 4 pixels
-//!                                                         of 16 B and vector slack
+//!             + 128 B * min(crossings of the busiest step, deposits held at once: 4
+//!                          crossings_held_at_once(threads)) pixels of 16 B and vector
+//!                                                         slack (pm_lensing bounds them)
 //! run         = base + max(ICs, step, snapshot) + lensing
 //! ```
 //!
@@ -76,13 +76,10 @@ const BASE: u128 = 16 << 20;
 /// Default limit on the expected lightcone crossings of a run (all maps together).
 pub const MAX_CROSSINGS: f64 = 5e8;
 
-/// Particles per batch of the Born projection (pm-lensing's `CHUNK * BATCH`): the deposits
-/// of one batch are held at once.
-const LENSING_BATCH: f64 = 4096.0 * 16.0;
-
-/// Bytes held per crossing in a batch: 4 pixel deposits of (index, value), 64 B, and the
-/// slack of vectors grown by doubling (72 B per crossing measured on flat-sky runs).
-const DEPOSIT_BYTES: f64 = 80.0;
+/// Bytes held per crossing in a round of the projection: 4 pixel deposits of (index,
+/// value), 64 B, and up to as much again of slack in vectors grown by doubling (an upper
+/// bound: 72 B per crossing measured on flat-sky runs).
+const DEPOSIT_BYTES: f64 = 128.0;
 
 /// One named part of an estimate.
 #[derive(Debug, Clone, PartialEq)]
@@ -482,8 +479,14 @@ fn lensing_estimate(
         }
         busiest += step_crossings;
     }
-    // The deposits of the busiest step's batch of particles: 80 B per crossing.
-    let deposits = DEPOSIT_BYTES * busiest * (LENSING_BATCH / np).min(1.0);
+    // The deposits the projection holds at once: 128 B per crossing, for at most the
+    // busiest step's crossings and at most what its bounded rounds of tasks hold.
+    let threads = match s.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        t => t,
+    };
+    let held = pm_lensing::crossings_held_at_once(threads) as f64;
+    let deposits = DEPOSIT_BYTES * busiest.min(held);
     if !(deposits.is_finite() && crossings.is_finite() && replicas.is_finite()) {
         return Err(CliError::Config {
             key: "simulation.box_size".into(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ndarray_npy::{ReadableElement, WritableElement};
 use pm_adjoint::{
     AdjointError, FieldObjective, FieldOutput, Objective, ObjectiveInput, Painted,
-    ReconstructionOptions, Stage, compare_linear, reconstruct, run_cosmology_gradient,
+    ReconstructionOptions, Stage, compare_linear, reconstruct_while, run_cosmology_gradient,
     value_and_gradient,
 };
 use pm_cosmo::{LinearPower, Param};
@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::CliError;
 use crate::config::{Config, Precision, RunPlan};
 use crate::output::{write_bytes, write_json, write_npy};
-use crate::run::build_simulation;
+use crate::run::{build_simulation, interrupted, stop_signal};
 use crate::rundir::RunDir;
 use crate::snapshot::{SnapshotMeta, read_positions};
 
@@ -115,8 +115,24 @@ fn loss<K: ForceKernel>(
 /// a particle crossing a cell boundary inside the step spoils a difference, so steps are
 /// small; what is left is truncation ~h^2 and rounding ~1e-16 |L| / h, 1e-9 to 1e-7 relative
 /// (pm-adjoint's tests scan the step).
+///
+/// A stopping signal (see [`crate::run::install_interrupt_handler`]) ends it between two
+/// runs with [`CliError::Stopped`].
 pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliError> {
     let sim = build_simulation::<f64>(plan)?;
+    let checked = std::cell::Cell::new(0);
+    let stop_here = || -> Result<(), CliError> {
+        match stop_signal() {
+            Some(signal) => Err(CliError::Stopped {
+                signal,
+                what: format!(
+                    "pm grad-check stopped after {} check(s), nothing reported",
+                    checked.get()
+                ),
+            }),
+            None => Ok(()),
+        }
+    };
     let mesh = Mesh::cubic(plan.config.simulation.mesh, plan.config.simulation.box_size)?;
     let objective = Painted::new(HalfVariance { mesh });
     let noise = sim.white_noise()?;
@@ -138,6 +154,7 @@ pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliEr
             .sum();
         let h = 1e-6;
         let shifted = |sign: f64| {
+            stop_here()?;
             let mut x = noise.clone();
             x.as_slice_mut()
                 .iter_mut()
@@ -152,13 +169,16 @@ pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliEr
             fd,
             h,
         ));
+        checked.set(checks.len());
     }
     if plan.config.cosmology.power_spectrum == "eisenstein_hu" {
+        stop_here()?;
         let adjoint = run_cosmology_gradient(&SerialComm, &sim, &noise, &gradient, None)?.total;
         for p in Param::ALL {
             let value = parameter_value(&plan.cosmology, p);
             let h = 3e-6 * value.abs().max(0.1);
             let shifted = |sign: f64| -> Result<f64, CliError> {
+                stop_here()?;
                 let mut moved = plan.clone();
                 moved.cosmology = plan.cosmology.shifted(p, sign * h);
                 moved.power = LinearPower::eisenstein_hu(&moved.cosmology)?;
@@ -166,6 +186,7 @@ pub fn grad_check(plan: &RunPlan, directions: usize) -> Result<Vec<Check>, CliEr
             };
             let fd = (shifted(1.0)? - shifted(-1.0)?) / (2.0 * h);
             checks.push(check(p.name().into(), adjoint[p.index()], fd, h));
+            checked.set(checks.len());
         }
     }
     Ok(checks)
@@ -283,7 +304,9 @@ pub fn plan_from_snapshot(meta: &SnapshotMeta) -> Result<RunPlan, CliError> {
 /// Recovers the white noise of the run that made the snapshot in `snapshot_dir` from its
 /// final CIC density (noise-free data), writing `white_noise.npy`, `history.csv` and, when
 /// the snapshot's seed is known, `comparison.csv` (r(k) and T(k) of the reconstructed against
-/// the true linear density) into `options.directory`.
+/// the true linear density) into `options.directory`. A stopping signal (see
+/// [`crate::run::install_interrupt_handler`]) ends it after the current iteration with
+/// [`CliError::Stopped`], writing nothing.
 pub fn reconstruct_snapshot(
     snapshot_dir: &Path,
     options: &ReconstructOptions,
@@ -349,7 +372,7 @@ fn reconstruct_typed<T: Real + ReadableElement + WritableElement>(
     let mut noise = RealField::<T>::zeros(*sim.particle_mesh());
     let total: usize = options.stages.iter().map(|s| s.iterations).sum();
     let every = options.every;
-    let history = reconstruct(
+    let history = reconstruct_while(
         &sim,
         &data,
         &mut noise,
@@ -366,9 +389,24 @@ fn reconstruct_typed<T: Real + ReadableElement + WritableElement>(
                     it.gradient_rms
                 ));
             }
+            if interrupted() {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
         },
     )?;
     let dir = &options.directory;
+    if let Some(signal) = stop_signal() {
+        return Err(CliError::Stopped {
+            signal,
+            what: format!(
+                "pm reconstruct stopped after iteration {} of {total}, nothing written to {}",
+                history.len(),
+                dir.display()
+            ),
+        });
+    }
     let mut written = Vec::new();
     let shape = sim.particle_mesh().shape();
     let path = dir.join("white_noise.npy");

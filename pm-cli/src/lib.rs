@@ -120,16 +120,28 @@ pub enum CliError {
         /// How to run it anyway.
         force: String,
     },
-    /// SIGINT stopped the run.
+    /// SIGINT, SIGTERM or SIGHUP stopped the run (exit status 128 + the signal).
     #[error(
-        "interrupted: {snapshots} complete snapshot(s) kept in {}, nothing partial",
+        "interrupted by {}: {snapshots} complete snapshot(s) kept in {}, nothing partial",
+        run::signal_name(*signal),
         directory.display()
     )]
     Interrupted {
+        /// The signal (the first one received).
+        signal: i32,
         /// The run directory.
         directory: PathBuf,
         /// Snapshots written before the interruption.
         snapshots: usize,
+    },
+    /// SIGINT, SIGTERM or SIGHUP stopped a command other than a run (exit status 128 + the
+    /// signal).
+    #[error("interrupted by {}: {what}", run::signal_name(*signal))]
+    Stopped {
+        /// The signal (the first one received).
+        signal: i32,
+        /// What was stopped and what was (not) written.
+        what: String,
     },
     /// From the simulation.
     #[error(transparent)]
@@ -149,6 +161,24 @@ pub enum CliError {
     /// From the pictures.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
+}
+
+impl CliError {
+    /// The process's exit status for this error: 128 + the signal for a stopped command
+    /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as a shell reports a process the
+    /// signal ended), 141 for a closed pipe on stdout (as SIGPIPE would), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Interrupted { signal, .. } | CliError::Stopped { signal, .. } => {
+                u8::try_from(128 + signal).unwrap_or(1)
+            }
+            // The reader of the output went away: the status of a process stopped by SIGPIPE.
+            CliError::Stdout {
+                closed_pipe: true, ..
+            } => 141,
+            _ => 1,
+        }
+    }
 }
 
 /// Up to five names, comma separated, and how many more.

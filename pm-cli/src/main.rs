@@ -142,17 +142,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        // The reader of our output went away: stop as `head` expects a writer to, quietly
-        // with the status of a process stopped by SIGPIPE.
-        Err(CliError::Stdout {
-            closed_pipe: true, ..
-        }) => ExitCode::from(141),
+        // The reader of our output went away: stop quietly, as `head` expects a writer to.
+        Err(
+            e @ CliError::Stdout {
+                closed_pipe: true, ..
+            },
+        ) => ExitCode::from(e.exit_code()),
         Err(e) => {
+            // Not eprintln!, which panics when stderr is gone (a terminal hung up: SIGHUP).
             warn!("pm: {e}");
-            match e {
-                CliError::Interrupted { .. } => ExitCode::from(130),
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -175,8 +174,9 @@ fn print_summary(summary: &pm_cli::run::RunSummary) -> Result<(), CliError> {
 }
 
 /// `pm run --mpi`: this process's rank of the MPI job runs its share ([`pm_cli::run::run_on`]);
-/// rank 0 prints. An error ends the process with status 1 at once (after printing it with
-/// the rank), so that `mpirun` stops the other ranks instead of leaving them waiting.
+/// rank 0 prints. An error ends the process at once (after printing it with the rank), with
+/// status 1, or 128 + the signal for a stopped run, so that `mpirun` stops the other ranks
+/// instead of leaving them waiting.
 #[cfg(feature = "mpi")]
 fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
     use pm_decomp::Comm;
@@ -198,7 +198,7 @@ fn run_mpi(plan: &RunPlan, options: &RunOptions) -> Result<(), CliError> {
         }
         Err(e) => {
             warn!("pm run --mpi, rank {rank}: error: {e}");
-            std::process::exit(1);
+            std::process::exit(i32::from(e.exit_code()));
         }
     }
 }
@@ -424,6 +424,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             let mesh = plan.config.simulation.mesh;
             let estimate = Estimate::adjoint(&f64_plan, mesh, "simulation.mesh", false)?;
             estimate::check_memory(&estimate, &limit, "pm grad-check")?;
+            install_interrupt_handler()?;
             say!(
                 "pm grad-check: d L / d(input) of L = sum(delta^2) / 2N on the final density, \
                  adjoint against central differences, f64"
@@ -458,6 +459,7 @@ fn execute(command: Command) -> Result<(), CliError> {
             max_memory,
         } => {
             check_mesh_option(mesh)?;
+            install_interrupt_handler()?;
             let options = ReconstructOptions {
                 stages: parse_stages(&schedule)?,
                 mesh,

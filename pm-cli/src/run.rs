@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use ndarray_npy::WritableElement;
@@ -25,20 +25,92 @@ use crate::snapshot::{
     Products, SnapshotMeta, SnapshotTarget, scheme_name, snapshot_dir_name, write_snapshot,
 };
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The first stopping signal received (0: none yet).
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-/// Makes SIGINT (Ctrl-C) stop a run at the end of the current step, after any snapshot being
-/// written is complete; a second SIGINT is the same request. Call once, from a binary.
+/// SIGINT: 2 on every Unix.
+pub const SIGINT: i32 = 2;
+/// SIGTERM: 15 on every Unix.
+pub const SIGTERM: i32 = 15;
+/// SIGHUP: 1 on every Unix.
+pub const SIGHUP: i32 = 1;
+
+/// Makes SIGINT (Ctrl-C), SIGTERM (what `timeout`, SLURM, docker and systemd send) and
+/// SIGHUP (a closed terminal) stop the command cleanly: a run at the end of the current
+/// step (a lensing projection within about a second, the step then completing), after any
+/// snapshot being written is complete; a reconstruction or gradient check between
+/// iterations. The first signal is remembered ([`stop_signal`]); a second signal, of any
+/// of the three, is the same request (no hard abort: SIGKILL is the way to end pm at once).
+/// A watcher thread receives the signals. Call once, from a binary.
+#[cfg(unix)]
 pub fn install_interrupt_handler() -> Result<(), CliError> {
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).map_err(|e| CliError::Io {
-        path: PathBuf::from("<signal handler>"),
-        reason: e.to_string(),
-    })
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| {
+            CliError::Io {
+                path: PathBuf::from("<signal handler>"),
+                reason: e.to_string(),
+            }
+        })?;
+    std::thread::Builder::new()
+        .name("pm-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                // Only the first signal counts; later ones repeat the request.
+                let _ = STOP_SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+            }
+        })
+        .map_err(|e| CliError::Io {
+            path: PathBuf::from("<signal handler>"),
+            reason: e.to_string(),
+        })?;
+    Ok(())
 }
 
-/// True once SIGINT has been received.
+/// Without Unix signals there is nothing to install.
+#[cfg(not(unix))]
+pub fn install_interrupt_handler() -> Result<(), CliError> {
+    Ok(())
+}
+
+/// True once SIGINT, SIGTERM or SIGHUP has been received.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    STOP_SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// The first stopping signal received (SIGINT, SIGTERM or SIGHUP), if any.
+pub fn stop_signal() -> Option<i32> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+// The numbers above are the platform's.
+#[cfg(unix)]
+const _: () = assert!(
+    SIGINT == signal_hook::consts::SIGINT
+        && SIGTERM == signal_hook::consts::SIGTERM
+        && SIGHUP == signal_hook::consts::SIGHUP
+);
+
+/// The stopping signal agreed over the ranks of `comm`: the largest of the ranks' first
+/// signals (0: none on any rank), the same on every rank. Collective.
+pub fn agreed_signal(comm: &dyn Comm) -> Result<i32, pm_decomp::DecompError> {
+    let mut first = [u64::try_from(STOP_SIGNAL.load(Ordering::SeqCst)).unwrap_or(0)];
+    if comm.size() > 1 {
+        comm.all_reduce_max(&mut first)?;
+    }
+    Ok(i32::try_from(first[0]).unwrap_or(0))
+}
+
+/// The name of a stopping signal: `SIGINT`, `SIGTERM`, `SIGHUP` (`signal N` otherwise).
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        SIGINT => "SIGINT".into(),
+        SIGTERM => "SIGTERM".into(),
+        SIGHUP => "SIGHUP".into(),
+        s => format!("signal {s}"),
+    }
 }
 
 /// How to run a plan.
@@ -320,6 +392,7 @@ fn run_rank<T: Real + WritableElement>(
     let progress = Progress::new(steps, options.progress && comm.rank() == 0);
     let written = RefCell::new(Vec::new());
     let failure = RefCell::new(None);
+    let signal = std::cell::Cell::new(0);
     let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
         progress.step(info.index, info.a);
         if plan.outputs.contains(&info.index) {
@@ -333,20 +406,32 @@ fn run_rank<T: Real + WritableElement>(
             }
         }
         // Every rank stops at the same step when a signal arrives on any.
-        if info.index < info.steps && comm.sum_u64(u64::from(interrupted()))? > 0 {
-            return Err(IntegrateError::Observer("interrupted".into()));
+        if info.index < info.steps {
+            signal.set(agreed_signal(comm)?);
+            if signal.get() != 0 {
+                return Err(IntegrateError::Observer("interrupted".into()));
+            }
         }
         Ok(())
     };
-    let mut flat = plan
+    // The projections give up within about a second of a signal (a small box under a deep
+    // lightcone has thousands of replicas a step); the step observer above then stops
+    // every rank together at the end of the step.
+    let flat_projection = plan
         .lensing
         .as_ref()
-        .and_then(|l| l.flat.as_ref())
+        .and_then(|l| l.flat.clone())
+        .map(|p| p.with_stop(interrupted));
+    let full_projection = plan
+        .lensing
+        .as_ref()
+        .and_then(|l| l.full.clone())
+        .map(|p| p.with_stop(interrupted));
+    let mut flat = flat_projection
+        .as_ref()
         .map(ConvergenceObserver::<_, T>::new);
-    let mut full = plan
-        .lensing
+    let mut full = full_projection
         .as_ref()
-        .and_then(|l| l.full.as_ref())
         .map(ConvergenceObserver::<_, T>::new);
     let result = {
         let mut observers: Vec<&mut dyn Observer<T>> = vec![&mut observer];
@@ -362,15 +447,42 @@ fn run_rank<T: Real + WritableElement>(
     if let Some(e) = failure.into_inner() {
         return Err(e);
     }
+    let interrupted_error = |signal: i32| CliError::Interrupted {
+        signal: if signal != 0 {
+            signal
+        } else {
+            stop_signal().unwrap_or(SIGINT)
+        },
+        directory: options.directory.clone(),
+        snapshots: written.borrow().len(),
+    };
     match result {
         Ok(_) => {
             if let Some(lensing) = &plan.lensing {
-                let to_cli = |e: pm_lensing::LensingError| CliError::Io {
-                    path: options.directory.join("lensing"),
-                    reason: e.to_string(),
+                // A projection stopped in the last step: every rank learns it in finish.
+                let mut stopped = false;
+                let mut to_cli = |e: pm_lensing::LensingError| match e {
+                    pm_lensing::LensingError::Stopped => {
+                        stopped = true;
+                        None
+                    }
+                    e => Some(CliError::Io {
+                        path: options.directory.join("lensing"),
+                        reason: e.to_string(),
+                    }),
                 };
-                let flat = flat.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
-                let full = full.map(|o| o.finish(comm)).transpose().map_err(to_cli)?;
+                let flat = match flat.map(|o| o.finish(comm)).transpose() {
+                    Ok(m) => m,
+                    Err(e) => to_cli(e).map_or(Ok(None), Err)?,
+                };
+                let full = match full.map(|o| o.finish(comm)).transpose() {
+                    Ok(m) => m,
+                    Err(e) => to_cli(e).map_or(Ok(None), Err)?,
+                };
+                if stopped {
+                    let signal = agreed_signal(comm).map_err(IntegrateError::from)?;
+                    return Err(interrupted_error(signal));
+                }
                 let a = &plan.scale_factors;
                 let wrote = if let Some(dir) = dir {
                     let maps = crate::lensing::Maps {
@@ -388,16 +500,12 @@ fn run_rank<T: Real + WritableElement>(
                     reason: "rank 0 could not write the lensing maps".into(),
                 })?;
             }
-            Ok(written.into_inner())
+            Ok(written.take())
         }
-        Err(IntegrateError::Observer(m)) if m == "interrupted" => Err(CliError::Interrupted {
-            directory: options.directory.clone(),
-            snapshots: written.into_inner().len(),
-        }),
-        Err(_) if interrupted() => Err(CliError::Interrupted {
-            directory: options.directory.clone(),
-            snapshots: written.into_inner().len(),
-        }),
+        Err(IntegrateError::Observer(m)) if m == "interrupted" => {
+            Err(interrupted_error(signal.get()))
+        }
+        Err(_) if interrupted() => Err(interrupted_error(0)),
         Err(e) => Err(e.into()),
     }
 }

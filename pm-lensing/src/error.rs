@@ -23,6 +23,10 @@ pub enum LensingError {
         /// The length passed.
         got: usize,
     },
+    /// The projection's stop hook asked it to stop (see `BornProjection::with_stop`): the
+    /// map, tangent or cotangent it was adding to is incomplete.
+    #[error("stopped on request before the projection was complete")]
+    Stopped,
     /// From the cosmology (distances, growth, power spectrum).
     #[error(transparent)]
     Cosmo(#[from] CosmoError),

@@ -46,5 +46,5 @@ pub use kernel::{BornKernel, Sources};
 pub use lightcone::{Lightcone, crossing_point};
 pub use objective::ConvergenceLoss;
 pub use observer::ConvergenceObserver;
-pub use projection::{BornProjection, StepCrossings};
+pub use projection::{BornProjection, StepCrossings, crossings_held_at_once};
 pub use sky::SkyMap;

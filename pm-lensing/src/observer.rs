@@ -15,6 +15,13 @@ use crate::{BornProjection, LensingError, SkyMap, StepCrossings};
 /// adds the ranks' maps in rank order, so the map equals the one-rank map to rounding and
 /// does not depend on timing.
 ///
+/// A projection with a stop hook ([`BornProjection::with_stop`]) that asks to stop makes
+/// the observer skip the rest of its work without failing the step (so that no rank leaves
+/// the run while the others wait for it in a collective); the run's driver stops every rank
+/// together (e.g. by agreeing on the same flag after each step), and
+/// [`ConvergenceObserver::finish`] returns [`LensingError::Stopped`] on every rank when any
+/// rank's projection stopped.
+///
 /// ```no_run
 /// # use pm_cosmo::Cosmology;
 /// # use pm_decomp::SerialComm;
@@ -32,6 +39,7 @@ pub struct ConvergenceObserver<'a, M: SkyMap, T: Real> {
     a_first: Option<f64>,
     a_last: Option<f64>,
     steps: Vec<StepCrossings>,
+    stopped: bool,
     _real: std::marker::PhantomData<T>,
 }
 
@@ -44,6 +52,7 @@ impl<'a, M: SkyMap, T: Real> ConvergenceObserver<'a, M, T> {
             a_first: None,
             a_last: None,
             steps: Vec::new(),
+            stopped: false,
             _real: std::marker::PhantomData,
         }
     }
@@ -53,10 +62,27 @@ impl<'a, M: SkyMap, T: Real> ConvergenceObserver<'a, M, T> {
         &self.steps
     }
 
+    /// Whether this rank's projection was stopped by its stop hook (its map is incomplete).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
     /// The convergence map: the sum over every rank's particles (added in rank order) less
     /// the mean term of the lightcone's depth (from the first to the last observed scale
-    /// factor), the same on every rank. Errors if no step was observed. Collective.
+    /// factor), the same on every rank. Errors if no step was observed, and with
+    /// [`LensingError::Stopped`] on every rank if any rank's projection was stopped.
+    /// Collective.
     pub fn finish(self, comm: &dyn Comm) -> Result<Vec<f64>, LensingError> {
+        let stopped = if comm.size() > 1 {
+            comm.sum_u64(u64::from(self.stopped))
+                .map_err(|e| crate::error::config("lightcone", e.to_string()))?
+                > 0
+        } else {
+            self.stopped
+        };
+        if stopped {
+            return Err(LensingError::Stopped);
+        }
         let (Some(a_first), Some(a_last)) = (self.a_first, self.a_last) else {
             return Err(crate::error::config(
                 "lightcone",
@@ -83,7 +109,17 @@ impl<M: SkyMap, T: Real> Observer<T> for ConvergenceObserver<'_, M, T> {
     }
 
     fn observe_step(&mut self, step: &StepPositions<'_, T>) -> Result<(), IntegrateError> {
-        let counts = self.projection.add_step(step, &mut self.kappa)?;
+        if self.stopped {
+            return Ok(());
+        }
+        let counts = match self.projection.add_step(step, &mut self.kappa) {
+            Ok(counts) => counts,
+            Err(LensingError::Stopped) => {
+                self.stopped = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.steps.push(counts);
         self.a_first.get_or_insert(step.a0);
         self.a_last = Some(step.a1);

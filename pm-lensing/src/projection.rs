@@ -25,6 +25,8 @@ use pm_fft::Real;
 use pm_integrate::StepPositions;
 use pm_mesh::Positions;
 use rayon::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::lightcone::{box_meets_shell, crossing_point, norm_s};
 use crate::sky::lift;
@@ -33,8 +35,45 @@ use crate::{BornKernel, LensingError, Lightcone, SkyMap};
 /// Particles per unit of parallel work; fixed, so that the map's sums happen in the same
 /// order on any thread count.
 const CHUNK: usize = 4096;
-/// Chunks whose deposits are held at once.
+/// Chunks whose step ends and replica lists are prepared at once.
 const BATCH: usize = 16;
+/// Replicas of one chunk in one task of the forward projection: a task holds at most
+/// `CHUNK * GROUP` crossings (a particle crosses a replica's shell at most once per step).
+const GROUP: usize = 8;
+/// Tasks run (and whose deposits are held) at once, per worker thread; at least
+/// [`MIN_TASKS`]. With the two maps' four deposits per crossing that bounds the deposits
+/// held by the forward projection at `tasks * CHUNK * GROUP * 4` (16 B each for the map:
+/// 32 MiB for up to 16 threads) whatever the number of replicas.
+const TASKS_PER_THREAD: usize = 2;
+/// The fewest tasks run at once.
+const MIN_TASKS: usize = 16;
+/// Particles of the VJP between two looks at the stop hook.
+const STOP_EVERY: usize = 64;
+
+/// The most particle crossings whose deposits the forward projection holds at once on
+/// `threads` worker threads: `max(TASKS_PER_THREAD * threads, MIN_TASKS) * CHUNK * GROUP`
+/// (each task is one chunk against at most `GROUP` replicas, and a particle crosses a
+/// replica's shell at most once per step), whatever the number of replicas. Each crossing
+/// deposits on a few pixels of a map; a memory estimate multiplies by its bytes.
+///
+/// ```
+/// // 16 tasks of 4096 particles x 8 replicas on up to 8 threads.
+/// assert_eq!(pm_lensing::crossings_held_at_once(2), 16 * 4096 * 8);
+/// ```
+pub fn crossings_held_at_once(threads: usize) -> usize {
+    (TASKS_PER_THREAD.saturating_mul(threads)).max(MIN_TASKS) * CHUNK * GROUP
+}
+
+/// A request to stop a projection early (see [`BornProjection::with_stop`]): a function the
+/// projection calls between units of work, `true` meaning stop.
+#[derive(Clone)]
+struct StopHook(Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for StopHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHook")
+    }
+}
 
 /// Born convergence of the particles crossing an observer's lightcone, onto a sky map.
 ///
@@ -52,6 +91,7 @@ pub struct BornProjection<M: SkyMap> {
     kernel: BornKernel,
     cone: Lightcone,
     map: M,
+    stop: Option<StopHook>,
 }
 
 /// Counts from one step (for logs and tests).
@@ -66,7 +106,29 @@ pub struct StepCrossings {
 impl<M: SkyMap> BornProjection<M> {
     /// The projection with `kernel`'s sources and distances, `cone`'s observer, onto `map`.
     pub fn new(kernel: BornKernel, cone: Lightcone, map: M) -> Self {
-        Self { kernel, cone, map }
+        Self {
+            kernel,
+            cone,
+            map,
+            stop: None,
+        }
+    }
+
+    /// The same projection, asking `stop` between units of work (a few thousand particles
+    /// against a few periodic replicas: well under a second each, however many replicas a
+    /// step has) whether to give up: once it answers `true`, [`Self::add_step`],
+    /// [`Self::step_jvp`] and [`Self::step_vjp`] return [`LensingError::Stopped`] and what
+    /// they were adding to is incomplete. E.g. a command line's signal flag. The hook is
+    /// local to the calling rank: see [`crate::ConvergenceObserver`] for stopping every
+    /// rank together.
+    pub fn with_stop(mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.stop = Some(StopHook(Arc::new(stop)));
+        self
+    }
+
+    /// Whether the stop hook asks to stop (never without one).
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| (s.0)())
     }
 
     /// The radial kernel.
@@ -155,17 +217,29 @@ impl<M: SkyMap> BornProjection<M> {
         };
         let vp = self.particle_volume(x0);
         let l = self.cone.box_size();
+        let stopped = AtomicBool::new(false);
         x0_bar
             .par_chunks_mut(CHUNK)
             .zip(x1_bar.par_chunks_mut(CHUNK))
             .enumerate()
             .for_each(|(c, (b0s, b1s))| {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
                 let first = c * CHUNK;
                 let ends: Vec<_> = (first..first + b0s.len())
                     .map(|i| unwrapped_pair(x0, x1, i, l))
                     .collect();
                 let shifts = self.chunk_replicas(&step, &ends);
-                for ((b0, b1), &(p0, p1)) in b0s.iter_mut().zip(b1s.iter_mut()).zip(&ends) {
+                for (k, ((b0, b1), &(p0, p1))) in
+                    b0s.iter_mut().zip(b1s.iter_mut()).zip(&ends).enumerate()
+                {
+                    if k % STOP_EVERY == 0
+                        && (stopped.load(Ordering::Relaxed) || self.stop_requested())
+                    {
+                        stopped.store(true, Ordering::Relaxed);
+                        return;
+                    }
                     let mut grad = [0.0; 6];
                     for shift in &shifts {
                         let (y0, y1) = self.relative(p0, p1, shift);
@@ -198,6 +272,9 @@ impl<M: SkyMap> BornProjection<M> {
                     }
                 }
             });
+        if stopped.into_inner() {
+            return Err(LensingError::Stopped);
+        }
         Ok(())
     }
 
@@ -331,7 +408,14 @@ impl<M: SkyMap> BornProjection<M> {
     /// Runs the crossings of a step through [`Self::deposits`] with `S` built from each
     /// position coordinate and its tangent by `make`, and hands every deposit to `apply` in
     /// a fixed order (chunks of [`CHUNK`] particles in index order, replicas in
-    /// [`Lightcone::replicas`] order within a chunk).
+    /// [`Lightcone::replicas`] order within a chunk, particles in index order within a
+    /// replica), the same on any thread count.
+    ///
+    /// The work is split into tasks of one chunk against at most [`GROUP`] of its replicas,
+    /// run in parallel a bounded number at a time (see [`TASKS_PER_THREAD`]), each task's
+    /// deposits applied in task order before the next tasks start: the deposits held at once
+    /// are bounded whatever the number of replicas (a small box under a deep lightcone has
+    /// thousands per step). The stop hook is asked before every round of tasks.
     #[allow(clippy::type_complexity)]
     fn accumulate<T: Real, S: Scalar>(
         &self,
@@ -340,6 +424,9 @@ impl<M: SkyMap> BornProjection<M> {
         tangent: Option<(&[[f64; 3]], &[[f64; 3]])>,
         mut apply: impl FnMut(usize, S),
     ) -> Result<StepCrossings, LensingError> {
+        if self.stop_requested() {
+            return Err(LensingError::Stopped);
+        }
         let Some(step) = self.prepare(positions)? else {
             return Ok(StepCrossings::default());
         };
@@ -347,44 +434,71 @@ impl<M: SkyMap> BornProjection<M> {
         let n = x0.len();
         let vp = self.particle_volume(x0);
         let l = self.cone.box_size();
+        let tasks_at_once = crossings_held_at_once(rayon::current_num_threads()) / (CHUNK * GROUP);
         let mut crossings = 0;
         let chunks: Vec<usize> = (0..n.div_ceil(CHUNK)).collect();
         for batch in chunks.chunks(BATCH) {
-            let found: Vec<(usize, Vec<(usize, S)>)> = batch
+            if self.stop_requested() {
+                return Err(LensingError::Stopped);
+            }
+            // Each chunk's particle range, step ends and replicas.
+            let prepared: Vec<_> = batch
                 .par_iter()
                 .map(|&c| {
-                    let mut out = Vec::new();
-                    let mut count = 0;
                     let range = c * CHUNK..((c + 1) * CHUNK).min(n);
                     let ends: Vec<_> = range
                         .clone()
                         .map(|i| unwrapped_pair(x0, x1, i, l))
                         .collect();
-                    for shift in &self.chunk_replicas(&step, &ends) {
-                        for (i, &(p0, p1)) in range.clone().zip(&ends) {
-                            let (y0, y1) = self.relative(p0, p1, shift);
-                            if !self.cone.crosses(y0, y1, step.r0, step.r1) {
-                                continue;
-                            }
-                            count += 1;
-                            let (d0, d1) = match tangent {
-                                Some((d0, d1)) => (d0[i], d1[i]),
-                                None => ([0.0; 3], [0.0; 3]),
-                            };
-                            let s0 = std::array::from_fn(|a| make(y0[a], d0[a]));
-                            let s1 = std::array::from_fn(|a| make(y1[a], d1[a]));
-                            self.deposits([&s0, &s1], [step.r0, step.r1], vp, &mut |pix, v| {
-                                out.push((pix, v))
-                            });
-                        }
-                    }
-                    (count, out)
+                    let shifts = self.chunk_replicas(&step, &ends);
+                    (range, ends, shifts)
                 })
                 .collect();
-            for (count, deposits) in found {
-                crossings += count;
-                for (pix, v) in deposits {
-                    apply(pix, v);
+            // Tasks in the order their deposits are applied: by chunk, then replica group.
+            let tasks: Vec<(usize, usize)> = prepared
+                .iter()
+                .enumerate()
+                .flat_map(|(k, (_, _, shifts))| {
+                    (0..shifts.len().div_ceil(GROUP)).map(move |g| (k, g))
+                })
+                .collect();
+            for round in tasks.chunks(tasks_at_once) {
+                if self.stop_requested() {
+                    return Err(LensingError::Stopped);
+                }
+                let found: Vec<(usize, Vec<(usize, S)>)> = round
+                    .par_iter()
+                    .map(|&(k, g)| {
+                        let (range, ends, shifts) = &prepared[k];
+                        let group = &shifts[g * GROUP..((g + 1) * GROUP).min(shifts.len())];
+                        let mut out = Vec::new();
+                        let mut count = 0;
+                        for shift in group {
+                            for (i, &(p0, p1)) in range.clone().zip(ends) {
+                                let (y0, y1) = self.relative(p0, p1, shift);
+                                if !self.cone.crosses(y0, y1, step.r0, step.r1) {
+                                    continue;
+                                }
+                                count += 1;
+                                let (d0, d1) = match tangent {
+                                    Some((d0, d1)) => (d0[i], d1[i]),
+                                    None => ([0.0; 3], [0.0; 3]),
+                                };
+                                let s0 = std::array::from_fn(|a| make(y0[a], d0[a]));
+                                let s1 = std::array::from_fn(|a| make(y1[a], d1[a]));
+                                self.deposits([&s0, &s1], [step.r0, step.r1], vp, &mut |pix, v| {
+                                    out.push((pix, v))
+                                });
+                            }
+                        }
+                        (count, out)
+                    })
+                    .collect();
+                for (count, deposits) in found {
+                    crossings += count;
+                    for (pix, v) in deposits {
+                        apply(pix, v);
+                    }
                 }
             }
         }
@@ -434,4 +548,127 @@ fn unwrapped_pair<T: Real>(
         p0[a] + d - box_size[a] * (d / box_size[a]).round()
     });
     (p0, p1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FullSky, Sources};
+    use pm_cosmo::Cosmology;
+    use pm_testkit::SplitMix64;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A small box (32 Mpc/h) under a lightcone 290 Mpc/h deep: one step's shell holds
+    /// hundreds of replicas, so the forward projection splits into many tasks and rounds.
+    fn deep_setup() -> (BornProjection<FullSky>, Vec<[f64; 3]>, Vec<[f64; 3]>) {
+        let kernel = BornKernel::new(&Cosmology::planck18(), &Sources::Plane { z: 0.1 }).unwrap();
+        let l = 32.0;
+        let cone = Lightcone::new([7.0, 8.5, 9.0], [l; 3], kernel.source_distance());
+        let born = BornProjection::new(kernel, cone, FullSky::new(4).unwrap());
+        let mut rng = SplitMix64::new(11);
+        let n = CHUNK + 700;
+        let x0: Vec<[f64; 3]> = (0..n)
+            .map(|_| std::array::from_fn(|_| l * rng.uniform()))
+            .collect();
+        let x1 = x0
+            .iter()
+            .map(|p| std::array::from_fn(|a| (p[a] + 0.5 * rng.signed()).rem_euclid(l)))
+            .collect();
+        (born, x0, x1)
+    }
+
+    fn step<'a>(x0: &'a [[f64; 3]], x1: &'a [[f64; 3]]) -> StepPositions<'a, f64> {
+        StepPositions {
+            step: 0,
+            a0: 0.96,
+            a1: 0.965,
+            x0: Positions::Absolute(x0),
+            x1: Positions::Absolute(x1),
+        }
+    }
+
+    /// The forward map, split into bounded tasks, is bit for bit the map of the plain serial
+    /// loop (chunks, their replicas, particles) on 1 and 3 threads.
+    #[test]
+    fn bounded_tasks_give_the_serial_loops_map_bit_for_bit() {
+        let (born, x0, x1) = deep_setup();
+        let step = step(&x0, &x1);
+        let prepared = born.prepare(&step).unwrap().unwrap();
+        assert!(prepared.shifts.len() > 100, "{}", prepared.shifts.len());
+        let vp = born.particle_volume(&step.x0);
+        let l = born.cone.box_size();
+        let mut reference = vec![0.0; born.map.npix()];
+        let mut crossings = 0;
+        for c in 0..x0.len().div_ceil(CHUNK) {
+            let range = c * CHUNK..((c + 1) * CHUNK).min(x0.len());
+            let ends: Vec<_> = range
+                .clone()
+                .map(|i| unwrapped_pair(&step.x0, &step.x1, i, l))
+                .collect();
+            let shifts = born.chunk_replicas(&prepared, &ends);
+            assert!(shifts.len() > 2 * GROUP, "{}", shifts.len());
+            for shift in &shifts {
+                for &(p0, p1) in &ends {
+                    let (y0, y1) = born.relative(p0, p1, shift);
+                    if born.cone.crosses(y0, y1, prepared.r0, prepared.r1) {
+                        crossings += 1;
+                        born.deposits(
+                            [&y0, &y1],
+                            [prepared.r0, prepared.r1],
+                            vp,
+                            &mut |pix, v: f64| reference[pix] += v,
+                        );
+                    }
+                }
+            }
+        }
+        assert!(crossings > 1000, "{crossings}");
+        for threads in [1, 3] {
+            let mut kappa = vec![0.0; born.map.npix()];
+            let counts = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| born.add_step(&step, &mut kappa))
+                .unwrap();
+            assert_eq!(counts.crossings, crossings);
+            assert!(kappa == reference, "{threads} threads");
+        }
+    }
+
+    /// A stop hook that answers `true` after a few questions stops the forward map, the
+    /// JVP and the VJP with `Stopped`; one that never does changes nothing.
+    #[test]
+    fn a_stop_hook_stops_every_projection() {
+        let (born, x0, x1) = deep_setup();
+        let step = step(&x0, &x1);
+        let npix = born.map.npix();
+        let mut plain = vec![0.0; npix];
+        born.add_step(&step, &mut plain).unwrap();
+        let never = born.clone().with_stop(|| false);
+        let mut same = vec![0.0; npix];
+        never.add_step(&step, &mut same).unwrap();
+        assert!(same == plain);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let soon = born
+            .clone()
+            .with_stop(move || counter.fetch_add(1, Ordering::SeqCst) >= 3);
+        let mut kappa = vec![0.0; npix];
+        assert!(matches!(
+            soon.add_step(&step, &mut kappa),
+            Err(LensingError::Stopped)
+        ));
+        let d = vec![[0.0; 3]; x0.len()];
+        assert!(matches!(
+            soon.step_jvp(&step, [&d, &d], &mut kappa),
+            Err(LensingError::Stopped)
+        ));
+        let (mut b0, mut b1) = (vec![[0.0; 3]; x0.len()], vec![[0.0; 3]; x0.len()]);
+        let bar = vec![1.0; npix];
+        assert!(matches!(
+            soon.step_vjp(&step, &bar, &mut b0, &mut b1),
+            Err(LensingError::Stopped)
+        ));
+    }
 }
