@@ -14,6 +14,9 @@ use crate::CliError;
 /// given no file.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
+/// The box sides a run accepts, Mpc/h.
+pub const BOX_SIZE_RANGE: (f64, f64) = (1e-3, 1e7);
+
 /// The most steps a run may have (the step boundaries are a list made before the run).
 pub const MAX_STEPS: usize = 1_000_000;
 
@@ -291,9 +294,20 @@ pub struct RunPlan {
 impl Config {
     /// Parses TOML text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self, CliError> {
-        toml::from_str(text).map_err(|e| CliError::Config {
-            key: source.to_string(),
-            reason: e.to_string().trim_end().to_string(),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let reason = e.to_string().trim_end().to_string();
+            // A value of the wrong type (`steps = -1`) is named by its key, found at the
+            // error's position; a syntax error by the file.
+            match e.span().and_then(|span| key_at(text, span.start)) {
+                Some(key) => CliError::Config {
+                    key,
+                    reason: format!("in {source}: {reason}"),
+                },
+                None => CliError::Config {
+                    key: source.to_string(),
+                    reason,
+                },
+            }
         })
     }
 
@@ -320,8 +334,33 @@ impl Config {
         for (k, v) in &section.parameters {
             table.insert(k.clone(), v.clone());
         }
-        Cosmology::deserialize(toml::Value::Table(table))
-            .map_err(|e| invalid("cosmology", e.to_string().trim_end()))
+        Cosmology::deserialize(toml::Value::Table(table)).map_err(|e| {
+            // Name the parameter at fault (`cosmology.sigma8`) when the message names one.
+            let reason = e.to_string().trim_end().to_string();
+            let key = section
+                .parameters
+                .keys()
+                .find(|k| {
+                    reason.contains(&format!("parameter {k} "))
+                        || reason.contains(&format!("`{k}`"))
+                        // Omega_m = Omega_c + Omega_b is derived from the two given.
+                        || (reason.contains("parameter Omega_m ")
+                            && matches!(k.as_str(), "Omega_c" | "Omega_b"))
+                })
+                .map(|k| format!("cosmology.{k}"))
+                // A constraint between parameters (w0 + wa < 0) can be broken by one that
+                // the message does not name: the overrides given are the suspects.
+                .unwrap_or_else(|| match section.parameters.is_empty() {
+                    true => "cosmology".to_string(),
+                    false => section
+                        .parameters
+                        .keys()
+                        .map(|k| format!("cosmology.{k}"))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                });
+            invalid(&key, reason)
+        })
     }
 
     /// Checks every key and builds what a run needs; `base` is the directory that relative
@@ -333,6 +372,17 @@ impl Config {
             return Err(invalid(
                 "simulation.box_size",
                 format!("{} must be a positive number of Mpc/h", s.box_size),
+            ));
+        }
+        // Far outside these sides the wavenumbers and P(k) overflow f64 (a 1e-300 Mpc/h box
+        // gave NaN positions); both ends were run.
+        if !(BOX_SIZE_RANGE.0..=BOX_SIZE_RANGE.1).contains(&s.box_size) {
+            return Err(invalid(
+                "simulation.box_size",
+                format!(
+                    "{:e} Mpc/h: must be between {:e} and {:e} Mpc/h",
+                    s.box_size, BOX_SIZE_RANGE.0, BOX_SIZE_RANGE.1
+                ),
             ));
         }
         for (key, n) in [
@@ -398,6 +448,23 @@ impl Config {
         let scale_factors = steps
             .scale_factors()
             .map_err(|e| invalid("simulation.scale_factors", e))?;
+        // The growth factors are tabulated over [A_MIN, A_MAX]; a step outside them would
+        // fail in the run, after the output directory was made.
+        let (a_min, a_max) = (pm_cosmo::A_MIN, pm_cosmo::A_MAX);
+        if let Some(&a) = scale_factors
+            .iter()
+            .find(|&&a| !(a_min..=a_max).contains(&a))
+        {
+            let key = match (&s.scale_factors, a < a_min) {
+                (Some(_), _) => "simulation.scale_factors",
+                (None, true) => "simulation.a_start",
+                (None, false) => "simulation.a_end",
+            };
+            return Err(invalid(
+                key,
+                format!("a = {a:e} is outside the growth table's [{a_min:e}, {a_max}]"),
+            ));
+        }
         let threads_max = 4096;
         if s.threads > threads_max {
             return Err(invalid(
@@ -539,6 +606,28 @@ pub fn kernel_name(k: KernelName) -> &'static str {
         KernelName::Naive => "naive",
         KernelName::Sharpened => "sharpened",
     }
+}
+
+/// The dotted key (`simulation.steps`) of the `key = value` line of a TOML `text` that
+/// holds byte `offset`, with the table header above it; `None` off such a line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn invalid(key: &str, reason: impl std::fmt::Display) -> CliError {

@@ -205,13 +205,12 @@ fn a_run_writes_every_promised_file_and_its_power_matches_the_library() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Each bad config, and the exact first line of the error it gets.
 /// Each bad config, and the exact error it gets (what `pm` prints after `pm: `).
 const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "unknown key",
         "[simulation]\nboxsize = 100.0\n",
-        r#"invalid configuration: bad.toml: TOML parse error at line 2, column 1
+        r#"invalid configuration: simulation.boxsize: in bad.toml: TOML parse error at line 2, column 1
   |
 2 | boxsize = 100.0
   | ^^^^^^^
@@ -229,7 +228,7 @@ unknown field `simulations`, expected one of `cosmology`, `simulation`, `force`,
     (
         "wrong type",
         "[simulation]\nparticles = \"64\"\n",
-        r#"invalid configuration: bad.toml: TOML parse error at line 2, column 13
+        r#"invalid configuration: simulation.particles: in bad.toml: TOML parse error at line 2, column 13
   |
 2 | particles = "64"
   |             ^^^^
@@ -258,7 +257,7 @@ invalid type: string "64", expected usize"#,
     (
         "unknown stepper",
         "[simulation]\nstepper = \"rk4\"\n",
-        r#"invalid configuration: bad.toml: TOML parse error at line 2, column 11
+        r#"invalid configuration: simulation.stepper: in bad.toml: TOML parse error at line 2, column 11
   |
 2 | stepper = "rk4"
   |           ^^^^^
@@ -292,12 +291,12 @@ unknown variant `rk4`, expected one of `fastpm`, `leapfrog`, `cola`"#,
     (
         "unknown cosmology parameter",
         "[cosmology]\nOmega_x = 0.3\n",
-        r#"invalid configuration: cosmology: unknown field `Omega_x`, expected one of `Omega_c`, `Omega_b`, `h`, `n_s`, `sigma8`, `A_s`, `w0`, `wa`, `Omega_k`, `T_cmb`, `N_eff`, `include_radiation`"#,
+        r#"invalid configuration: cosmology.Omega_x: unknown field `Omega_x`, expected one of `Omega_c`, `Omega_b`, `h`, `n_s`, `sigma8`, `A_s`, `w0`, `wa`, `Omega_k`, `T_cmb`, `N_eff`, `include_radiation`"#,
     ),
     (
         "unphysical cosmology",
         "[cosmology]\nsigma8 = -0.8\n",
-        r#"invalid configuration: cosmology: cosmology parameter sigma8 = -0.8 is out of range: allowed (0, 3]"#,
+        r#"invalid configuration: cosmology.sigma8: cosmology parameter sigma8 = -0.8 is out of range: allowed (0, 3]"#,
     ),
     (
         "unknown preset",

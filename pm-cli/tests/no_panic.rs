@@ -232,3 +232,23 @@ fn lensing_values_that_panicked_are_refused_by_validate() {
         assert!(!dir.join("run").exists(), "{line}");
     }
 }
+
+/// Values `pm validate` called valid whose run then failed (without naming a key, after
+/// making the output directory) or aborted: a start before the growth table (a = 1e-300),
+/// a box so small that P(k) overflows (NaN positions), a billion steps (an 8 GB list of
+/// step boundaries, aborted). Each is now refused by validate, naming the key.
+#[test]
+fn values_whose_run_failed_are_refused_by_validate() {
+    let dir = scratch("no-panic", "extremes");
+    for (line, needle) in [
+        ("a_start = 1e-300", "simulation.a_start"),
+        ("scale_factors = [1e-9, 1.0]", "simulation.scale_factors"),
+        ("a_end = 1e300", "simulation.a_end"),
+        ("box_size = 1e-300", "simulation.box_size"),
+        ("steps = 1000000000", "simulation.steps"),
+    ] {
+        let config = format!("[simulation]\nparticles = 8\nmesh = 8\n{line}\n");
+        std::fs::write(dir.join("e.toml"), config).unwrap();
+        assert_refused(&pm(&["validate", "e.toml"], &dir), needle);
+    }
+}
