@@ -8,40 +8,18 @@
 //! under `--max-memory 256M`); lightcones beyond 1e6 crossings are refused by
 //! `--max-crossings`, so each run takes about a second. `PM_TEST_BIN` runs another binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
 
-use proptest::prelude::*;
-
-fn pm_bin() -> PathBuf {
-    std::env::var_os("PM_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pm")))
-}
+mod common;
 
 /// `pm args` in `cwd` with at most 4 GB of address space, killed after 60 s.
 fn pm(args: &[&str], cwd: &Path) -> Output {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
-        .arg(pm_bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            child.kill().ok();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
+    common::pm_limited(args, cwd, Duration::from_secs(60))
 }
+
+use proptest::prelude::*;
 
 /// A key and the TOML values it may take (`None`: the key is left out).
 type Key = (&'static str, &'static str, &'static [&'static str]);

@@ -10,14 +10,11 @@
 //! machine's memory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
-fn pm_bin() -> PathBuf {
-    std::env::var_os("PM_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pm")))
-}
+mod common;
+use common::{pm_limited, stderr, stdout};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -27,39 +24,8 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `pm args` in `cwd` with at most 4 GB of address space, killed after `limit`.
-fn pm_limited(args: &[&str], cwd: &Path, limit: Duration) -> Output {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
-        .arg(pm_bin())
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            child.kill().ok();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn pm(args: &[&str], cwd: &Path) -> Output {
     pm_limited(args, cwd, Duration::from_secs(120))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Exit status 1 (a refusal), not an abort (134), a panic (101) or a signal.

@@ -13,12 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
 use pm_testkit::SplitMix64;
 
 mod common;
-use common::{TINY, pm, spawn, stderr};
+use common::{TINY, assert_complete, pm, snapshots, spawn, stderr};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("rundir", name)
@@ -48,48 +46,6 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// The visible snapshot directories (`a_*`) of a run directory, sorted.
-fn snapshots(run: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(run)
-        .map(|d| {
-            d.map(|e| e.unwrap().path())
-                .filter(|p| {
-                    p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("a_")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
-/// Checks that `snap` is a complete snapshot: `meta.json` parses, and every array it lists
-/// exists and reads as a `.npy` of its dtype and shape. Returns the arrays checked.
-fn assert_complete(snap: &Path) -> usize {
-    let text = std::fs::read_to_string(snap.join("meta.json"))
-        .unwrap_or_else(|e| panic!("{}: meta.json: {e}", snap.display()));
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let entries = meta["files"]
-        .as_object()
-        .expect("meta.json lists its files");
-    for entry in entries.values() {
-        let path = snap.join(entry["file"].as_str().unwrap());
-        let shape: Vec<usize> = entry["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let read_shape = match entry["dtype"].as_str().unwrap() {
-            "float32" => ArrayD::<f32>::read_npy(file).map(|a| a.shape().to_vec()),
-            _ => ArrayD::<f64>::read_npy(file).map(|a| a.shape().to_vec()),
-        }
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(read_shape, shape, "{}", path.display());
-    }
-    entries.len()
-}
-
 /// Loads every visible snapshot's arrays with numpy when `PM_TEST_PYTHON` names a Python
 /// that has it.
 fn load_with_numpy(run: &Path) {

@@ -12,14 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
-
-fn pm_bin() -> PathBuf {
-    std::env::var_os("PM_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pm")))
-}
+mod common;
+use common::{assert_complete, pm_bin, snapshots};
 
 /// A fresh scratch directory for one test, under the target directory's tmp.
 fn scratch(name: &str) -> PathBuf {
@@ -124,46 +118,6 @@ fn hidden_leftovers(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// The visible snapshot directories (`a_*`) of a run directory, sorted.
-fn snapshots(run: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(run)
-        .into_iter()
-        .flatten()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("a_"))
-        .collect();
-    out.sort();
-    out
-}
-
-/// Checks that `snap` is a complete snapshot: `meta.json` parses, and every array it lists
-/// reads as a `.npy` of its shape.
-fn assert_complete(snap: &Path) {
-    let text = std::fs::read_to_string(snap.join("meta.json"))
-        .unwrap_or_else(|e| panic!("{}: meta.json: {e}", snap.display()));
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let entries = meta["files"]
-        .as_object()
-        .expect("meta.json lists its files");
-    assert!(!entries.is_empty(), "{}", snap.display());
-    for entry in entries.values() {
-        let path = snap.join(entry["file"].as_str().unwrap());
-        let shape: Vec<usize> = entry["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let read_shape = match entry["dtype"].as_str().unwrap() {
-            "float32" => ArrayD::<f32>::read_npy(file).map(|a| a.shape().to_vec()),
-            _ => ArrayD::<f64>::read_npy(file).map(|a| a.shape().to_vec()),
-        }
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(read_shape, shape, "{}", path.display());
-    }
 }
 
 /// 32^3 particles, 64^3 mesh, 40 steps, ten snapshots (about 1.5 s in the test profile).

@@ -6,6 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
 
 /// The `pm` under test: `PM_TEST_BIN`, else the one cargo built.
 pub fn pm_bin() -> PathBuf {
@@ -58,4 +62,74 @@ pub fn assert_refused(out: &Output, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "exit status, stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+/// Runs `pm args` in `cwd` with at most 4 GB of address space, killed after `limit`: a
+/// binary that would allocate without bound (an older one, under `PM_TEST_BIN`) fails the
+/// test instead of taking the machine's memory.
+pub fn pm_limited(args: &[&str], cwd: &Path, limit: Duration) -> Output {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
+        .arg(pm_bin())
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            child.kill().ok();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// The standard output of a finished `pm`.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The visible snapshot directories (`a_*`) of a run directory, sorted.
+pub fn snapshots(run: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(run)
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("a_"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Checks that `snap` is a complete snapshot: `meta.json` parses, and every array it lists
+/// exists and reads as a `.npy` of its dtype and shape. Returns the arrays checked.
+pub fn assert_complete(snap: &Path) -> usize {
+    let text = std::fs::read_to_string(snap.join("meta.json"))
+        .unwrap_or_else(|e| panic!("{}: meta.json: {e}", snap.display()));
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entries = meta["files"]
+        .as_object()
+        .expect("meta.json lists its files");
+    for entry in entries.values() {
+        let path = snap.join(entry["file"].as_str().unwrap());
+        let shape: Vec<usize> = entry["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let read_shape = match entry["dtype"].as_str().unwrap() {
+            "float32" => ArrayD::<f32>::read_npy(file).map(|a| a.shape().to_vec()),
+            _ => ArrayD::<f64>::read_npy(file).map(|a| a.shape().to_vec()),
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(read_shape, shape, "{}", path.display());
+    }
+    entries.len()
 }
