@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{assert_complete, pm_bin, snapshots};
+use crate::common::{assert_complete, pm_bin, snapshots};
 
 /// A fresh scratch directory for one test, under the target directory's tmp.
 fn scratch(name: &str) -> PathBuf {
@@ -209,7 +208,7 @@ fn full_sky_lensing_from_a_small_box_is_bounded_and_stops_within_seconds() {
                 "--quiet",
                 "--ranks",
                 ranks,
-                // Past the estimate's refusal of ~1e9 crossings (tests/estimate.rs).
+                // Past the estimate's refusal of ~1e9 crossings (estimate.rs).
                 "--max-crossings",
                 "1e12",
             ],

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-mod common;
-use common::{pm_limited, stderr, stdout};
+use crate::common::{pm_limited, stderr, stdout};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {

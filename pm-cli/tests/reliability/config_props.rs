@@ -12,11 +12,9 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-mod common;
-
 /// `pm args` in `cwd` with at most 4 GB of address space, killed after 60 s.
 fn pm(args: &[&str], cwd: &Path) -> Output {
-    common::pm_limited(args, cwd, Duration::from_secs(60))
+    crate::common::pm_limited(args, cwd, Duration::from_secs(60))
 }
 
 use proptest::prelude::*;

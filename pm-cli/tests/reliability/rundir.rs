@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 
 use pm_testkit::SplitMix64;
 
-mod common;
-use common::{TINY, assert_complete, pm, snapshots, spawn, stderr};
+use crate::common::{TINY, assert_complete, pm, snapshots, spawn, stderr};
 
 fn scratch(name: &str) -> PathBuf {
-    common::scratch("rundir", name)
+    crate::common::scratch("rundir", name)
 }
 
 /// 32^3 particles, 64^3 mesh, 40 steps, ten snapshots: long enough to stop in the middle.

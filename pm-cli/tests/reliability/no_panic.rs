@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
-use common::{TINY, assert_refused, pm, pm_bin, scratch, stderr};
+use crate::common::{TINY, assert_refused, pm, pm_bin, scratch, stderr};
 
 /// A finished tiny run in `dir/run`; returns its last snapshot.
 fn tiny_run(dir: &Path) -> std::path::PathBuf {
