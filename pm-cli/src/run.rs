@@ -74,7 +74,7 @@ pub fn install_interrupt_handler() -> Result<(), CliError> {
 
 /// True once SIGINT, SIGTERM or SIGHUP has been received.
 pub fn interrupted() -> bool {
-    STOP_SIGNAL.load(Ordering::SeqCst) != 0
+    stop_signal().is_some()
 }
 
 /// The first stopping signal received (SIGINT, SIGTERM or SIGHUP), if any.

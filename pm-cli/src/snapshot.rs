@@ -574,7 +574,7 @@ pub fn read_positions<T: Real + ReadableElement>(
         ));
     }
     let path = dir.join(&entry.file);
-    let file = std::fs::File::open(&path).map_err(|e| snapshot_error(&path, e))?;
+    let mut file = std::fs::File::open(&path).map_err(|e| snapshot_error(&path, e))?;
     // The array must hold `(particles^3, 3)` values (checked by `SnapshotMeta::read`); a file
     // too short for that is refused before reading, so that a header claiming a huge shape
     // cannot ask for memory the file does not back.
@@ -607,23 +607,14 @@ pub fn read_positions<T: Real + ReadableElement>(
             ),
         ));
     }
-    let file = std::fs::File::open(&path).map_err(|e| snapshot_error(&path, e))?;
+    // The data, from the start of the same file: its shape is the header's, checked above.
+    std::io::Seek::rewind(&mut file).map_err(|e| snapshot_error(&path, e))?;
     let array = Array2::<T>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
         snapshot_error(
             &path,
             format!("{e} (expected {} of shape (n, 3))", entry.dtype),
         )
     })?;
-    if array.shape() != [rows, 3] {
-        return Err(snapshot_error(
-            &path,
-            format!(
-                "shape {:?}, but meta.json says particles = {} so ({rows}, 3)",
-                array.shape(),
-                meta.particles
-            ),
-        ));
-    }
     Ok(array
         .rows()
         .into_iter()
