@@ -190,12 +190,19 @@ pub fn write_lensing(
     if let (Some(p), Some(map)) = (&plan.flat, flat) {
         let n = p.map().side();
         write_npy(&out.file("kappa_flat.npy"), map, &[n, n])?;
-        let ppc = (512 / n).max(1);
+        let ppc = 512_usize.div_ceil(n);
         let title = format!(
-            "kappa, z_s = {}, {} deg, {n}^2 px",
+            "Born convergence κ, z_s = {}, {}° field, {n}² pixels",
             plan.section.source_z, plan.section.fov_deg
         );
-        let png = crate::plot::map_png(map, [n, n], ppc, &title, "kappa")?;
+        let half = 0.5 * plan.section.fov_deg;
+        let style = crate::plot::MapStyle {
+            extent: -half..half,
+            axes: ["θ₁ [deg] (tangent plane)", "θ₂ [deg]"],
+            caption: "κ",
+            log: false,
+        };
+        let png = crate::plot::map_png(map, [n, n], ppc, &title, &style)?;
         write_bytes(&out.file("kappa_flat.png"), &png)?;
         // ell from the field's fundamental to half the pixel Nyquist, 16 log bins.
         let fundamental = 2.0 * std::f64::consts::PI / (n as f64 * p.map().pixel_size());

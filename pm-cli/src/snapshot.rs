@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CliError;
 use crate::output::{NpyFile, PartialDir, write_bytes, write_json};
-use crate::plot::{Curve, density_slice_png, power_spectrum_png};
+use crate::plot::{Curve, MapStyle, map_png, power_spectrum_png};
 use crate::rundir::RunDir;
 
 /// The name of a snapshot directory for scale factor `a`.
@@ -499,7 +499,7 @@ fn write_pictures(
 ) -> Result<(), CliError> {
     let m = meta.mesh;
     let title = format!(
-        "a = {:.3}  {}^3 particles  {} Mpc/h",
+        "a = {:.3}, {}³ particles, {} Mpc/h",
         meta.a, meta.particles, meta.box_size
     );
     let slice_title = format!(
@@ -507,10 +507,17 @@ fn write_pictures(
         meta.box_size * thickness as f64 / m as f64,
         meta.a
     );
-    let pixels = (512 / m).max(1);
+    // At least 512 pixels a side, every mesh cell an equal square of them.
+    let pixels = 512_usize.div_ceil(m);
+    let style = MapStyle {
+        extent: 0.0..meta.box_size,
+        axes: ["z [Mpc/h]", "y [Mpc/h]"],
+        caption: "log₁₀(1 + δ)",
+        log: true,
+    };
     write_bytes(
         &dir.join("density.png"),
-        &density_slice_png(slab, [m, m], pixels, &slice_title)?,
+        &map_png(slab, [m, m], pixels, &slice_title, &style)?,
     )?;
     let lin_shown: Vec<f64> = lin
         .iter()
@@ -533,7 +540,7 @@ fn write_pictures(
     ];
     write_bytes(
         &dir.join("power.png"),
-        &power_spectrum_png(&curves, &title, 640, 480)?,
+        &power_spectrum_png(&curves, 1, &title, 720, 600)?,
     )
 }
 
