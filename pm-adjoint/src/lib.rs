@@ -1,14 +1,12 @@
-//! Reverse-time adjoint gradients of objectives with respect to initial conditions and
-//! parameters.
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## The pieces
 //!
 //! [`reverse`] integrates the kick-drift-kick steps backwards from the final state,
 //! undoing each kick and drift exactly (up to rounding) and recomputing the forces, while it
 //! carries the adjoint variables `(x_bar, p_bar)` (Li et al. 2022, pmwd, sec. 3 and
-//! algorithm 1; seed 000). Only the current state is held: memory does not grow with the
-//! number of steps.
+//! algorithm 1). Only the current state is held: memory does not grow with the number of
+//! steps.
 //!
 //! [`objectives`] holds the stock [`Objective`]s (a Gaussian likelihood and a power spectrum
 //! loss of the painted final density, a white-noise prior, sums of them), [`Adam`] optimises

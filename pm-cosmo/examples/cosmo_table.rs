@@ -1,5 +1,5 @@
 //! Prints growth, distances and the linear power spectrum for a cosmology preset
-//! (default Planck 2018): `cargo run --release -p pm-cosmo --example cosmo_table [preset]`.
+//! (default Planck 2018): `cargo run -p pm-cosmo --example cosmo_table [preset]`.
 
 use pm_cosmo::{Cosmology, DistanceTable, GrowthTable, LinearPower};
 

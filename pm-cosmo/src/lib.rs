@@ -1,27 +1,11 @@
-//! Cosmology for particle-mesh simulations: parameters, background expansion, linear and
-//! second-order growth, comoving distances and the linear matter power spectrum, all
-//! differentiable with respect to the cosmological parameters.
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## Scalars and gradients
 //!
-//! Units follow the workspace's `docs/ARCHITECTURE.md`: H0 = 100 h km/s/Mpc, comoving lengths in Mpc/h,
-//! wavenumbers in h/Mpc, power spectra in (Mpc/h)^3, time variable the scale factor a.
-//!
-//! Every computation is generic over a [`Scalar`]: `f64`, or a dual number that carries exact
-//! derivatives. [`Cosmology::with_gradients`] seeds the seven [`Param`]s (Omega_m, Omega_b, h,
-//! n_s, sigma8 or A_s, w0, wa) so that one evaluation gives a value and its full gradient:
-//!
-//! ```
-//! use pm_cosmo::{Cosmology, GrowthTable, Param, derivative};
-//! let c = Cosmology::planck18();
-//! let g = GrowthTable::new(&c.with_gradients()).unwrap();
-//! let d = g.d1(0.5);
-//! // D1(0.5) falls as Omega_m grows (more matter, earlier growth, normalised at a = 1).
-//! assert!(derivative(&d, Param::OmegaM) < 0.0);
-//! ```
-//!
-//! This crate stands alone: it depends on no other pm- crate.
+//! Every computation is generic over a [`Scalar`]: `f64`, or a dual number ([`ParamDual`])
+//! that carries exact derivatives. [`Cosmology::with_gradients`] seeds the seven [`Param`]s
+//! (Omega_m, Omega_b, h, n_s, sigma8 or A_s, w0, wa) so that one evaluation gives a value and
+//! its full gradient; [`derivative`] and [`value`] read them back.
 
 mod background;
 pub mod constants;

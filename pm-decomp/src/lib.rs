@@ -1,10 +1,6 @@
-//! Communicators, domain decomposition, transposes, halo exchange and particle migration of
-//! pmrs (the distributed FFT built on them is `pm_fft::SlabFft`).
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
-//!
-//! # How the pieces fit
+//! ## How the pieces fit
 //!
 //! ```text
 //! Comm (trait, bytes, object safe)        CommData: f32/f64/u64/[T;N]/Complex<T>/(A,B) <-> LE bytes
@@ -35,7 +31,7 @@
 //! `mpi`; see `examples/mpi_smoke.rs`). Errors are [`DecompError`]s; communicators turn a
 //! peer that exited or panicked into an error instead of a hang.
 //!
-//! # Layouts
+//! ## Layouts
 //!
 //! Global arrays follow `docs/ARCHITECTURE.md`: real `[nx][ny][nz]`, Fourier `[nx][ny][nz/2+1]`, C order.
 //! Every rank stores the **C-order sub-block** of the global array given by its ranges
@@ -44,16 +40,16 @@
 //! `x_range(r)`, the first `nx % P` ranks holding one more) and `[nx][ny_l][nz/2+1]` in
 //! Fourier space (ky-rows `ky_range(r)`), so Fourier-space code needs only the ky offset.
 //!
-//! # Determinism
+//! ## Determinism
 //!
 //! Reductions combine ranks in rank order on every rank (bitwise equal results on all ranks,
 //! independent of timing).
 //!
-//! # Not built yet
+//! ## Not built yet
 //!
 //! * the pencil FFT over [`PencilDecomposition`] (sub-communicators exist: [`Comm::split`]).
 //!
-//! # Built on top (in the crates above)
+//! ## Built on top (in the crates above)
 //!
 //! * pm-fft `SlabFft`: r2c/c2r on a slab decomposition (1D FFTs and [`SlabTranspose`]),
 //!   equal to the serial `CpuFft3d` block by block, with its adjoints;

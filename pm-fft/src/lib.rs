@@ -1,19 +1,12 @@
-//! 3D real FFT: the `Real` float trait, the `Fft3d` trait and its CPU plan, and the
-//! distributed slab FFT [`SlabFft`] over pm-decomp's communicators (CUDA plans later).
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## The distributed FFT
 //!
 //! [`SlabFft`] has the conventions and the scratch behaviour of [`Fft3d`] and equals
 //! [`CpuFft3d`] block by block, but is not an `Fft3d`: its transforms are collective and take
 //! the communicator as an argument (`forward(comm, real, complex)`), and an `Fft3d` plan is
 //! `Send + Sync` and sized for the whole grid, while an MPI communicator may be used only
 //! from its own thread and each rank holds one block.
-//!
-//! Conventions (shared by the whole workspace, see `docs/ARCHITECTURE.md`): real grids are C order
-//! `[nx][ny][nz]` with z contiguous; the real-to-complex transform runs along z, so Fourier
-//! arrays are `[nx][ny][nz/2+1]`, also C order. The forward transform is unnormalised with
-//! `e^{-ikx}`; the inverse carries the `1/N` (`N = nx*ny*nz`), so `inverse(forward(x)) == x`.
 
 mod axes;
 mod cpu;

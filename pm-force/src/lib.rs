@@ -1,7 +1,6 @@
-//! Force kernels and the particle-mesh gravity solve with its adjoint.
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## The pieces
 //!
 //! * [`ForceKernel`]: the Fourier-space gradient and Laplacian (and an optional,
 //!   parametrised filter) that turn a density into a force; implement it to change gravity.

@@ -1,9 +1,7 @@
-//! Initial conditions, LPT and the FastPM, leapfrog and COLA time steppers, with observers.
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## The pieces, in the order a run uses them
 //!
-//! The pieces, in the order a run uses them:
 //! * [`white_noise`] (Philox, keyed by seed and cell) or [`read_white_noise_npy`];
 //! * [`linear_modes`]: `delta_L(k)` at a = 1 on the particle grid;
 //! * [`Lpt`]: 1LPT and 2LPT displacements and momenta on the lattice;
@@ -20,7 +18,7 @@
 //! ([`kick`] / [`kick_vjp`], [`drift`] / [`drift_vjp`], [`Lpt::state`] / [`Lpt::state_vjp`],
 //! [`Forces`] / [`ForcesVjp`]); pm-adjoint runs them backwards.
 //!
-//! Units (docs/ARCHITECTURE.md): Mpc/h, the scale factor `a` as time, momentum `p = a^3 E dx/da`,
+//! Units: Mpc/h, the scale factor `a` as time, momentum `p = a^3 E dx/da`,
 //! `dp/da = F / (a^2 E)` with `nabla^2 psi = 3/2 Omega_m delta`, `F = -nabla psi`.
 
 mod error;

@@ -1,12 +1,6 @@
-//! Lightcone, Born-approximation convergence maps (flat sky and HEALPix full sky) and angular
-//! spectra, differentiable with respect to the particles (so, through pm-adjoint, with
-//! respect to the initial conditions), on one rank or many (each rank projects its own
-//! particles; the maps are added in rank order).
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
-//!
-//! # The pipeline (seeds 001 and 003)
+//! ## The pipeline
 //!
 //! ```text
 //! Simulation steps (x_i at a_i) ──> Lightcone: which particles cross r(a) in the step, in
@@ -18,9 +12,6 @@
 //!       StepObservable: gradients through pm_adjoint::value_and_gradient_along)
 //!   ──> flat_power_spectrum vs limber_convergence; .npy and HEALPix FITS outputs
 //! ```
-//!
-//! Units: comoving distances in Mpc/h, angles in radians (degrees where a name says so),
-//! `C_ell` in sr.
 
 // `!(x > 0.0)` is how input checks here reject NaN along with the out-of-range values.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]

@@ -1,12 +1,10 @@
-//! Mesh geometry, fields, mass assignment (paint / readout) with their adjoints, window
-//! compensation and power spectra.
+#![doc = include_str!("../README.md")]
 //!
-//! Part of pmrs: `docs/ARCHITECTURE.md` in the workspace is the map of the crates, the one
-//! engine every run goes through (the serial run is the one-rank case) and the conventions.
+//! ## Conventions
 //!
-//! Conventions (see `docs/ARCHITECTURE.md`): lengths in Mpc/h, wavenumbers in h/Mpc; grids C order
-//! `[x][y][z]`, grid point `j` at `x = j * cell`; Fourier grids half-complex along z;
-//! `P(k) = V |delta_k|^2 / N^2`. Every forward operation has a `*_vjp` beside it that
+//! Lengths in Mpc/h, wavenumbers in h/Mpc; grids C order `[x][y][z]`, grid point `j` at
+//! `x = j * cell`; Fourier grids half-complex along z; `P(k) = V |delta_k|^2 / N^2`. Every
+//! forward operation has a `*_vjp` beside it ([`paint_vjp`], [`readout_vjp`], ...) that
 //! **accumulates** (`+=`) into the gradient buffers it is given, so contributions from
 //! several paths add up without temporaries.
 
