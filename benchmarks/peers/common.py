@@ -35,10 +35,10 @@ RUN_FORWARD = os.path.join(TARGET, "release", "examples", "run_forward")
 
 
 def build_ours():
-    """cargo build --release -p pm-integrate --example run_forward (into CARGO_TARGET_DIR)."""
+    """cargo build --release -p pm-integrate --features tools --example run_forward (into CARGO_TARGET_DIR)."""
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
     subprocess.run(
-        ["cargo", "build", "--release", "-p", "pm-integrate", "--example", "run_forward"],
+        ["cargo", "build", "--release", "-p", "pm-integrate", "--features", "tools", "--example", "run_forward"],
         cwd=ROOT,
         env=env,
         check=True,

@@ -3,7 +3,7 @@
 //! run's peak, under 3x its time).
 //!
 //! ```text
-//! cargo build --release -p pm-adjoint --example gradient_cost
+//! cargo build --release -p pm-adjoint --features tools --example gradient_cost
 //! /usr/bin/time -v target/release/examples/gradient_cost forward 128 10
 //! /usr/bin/time -v target/release/examples/gradient_cost gradient 128 10
 //! /usr/bin/time -v target/release/examples/gradient_cost gradient 128 100

@@ -5,7 +5,7 @@
 //! r(k) and transfer function T(k)).
 //!
 //! ```text
-//! cargo run --release -p pm-adjoint --example reconstruction -- \
+//! cargo run --release -p pm-adjoint --features tools --example reconstruction -- \
 //!     [--particles 64] [--mesh 64] [--box 128] [--steps 5] [--seed 42] [--f64] \
 //!     [--schedule ITERS:SIGMA:SMOOTHING:LR,...] [--prior-weight 1] [--reset]
 //! ```

@@ -1,7 +1,7 @@
 //! Reversibility table in the layout of pmwd's (Li et al. 2022; seed 000): run forward,
 //! integrate back with the reverse adjoint, and compare with the initial state.
 //!
-//! `cargo run --release -p pm-adjoint --example reversibility [particles per side]`
+//! `cargo run --release -p pm-adjoint --features tools --example reversibility [particles per side]`
 //!
 //! Planck 2018, 2LPT at a = 1/64, FastPM steps linear in a to a = 1, seed 0. Particle mass
 //! m (10^10 Msun/h) sets the spacing `(m / rho_m)^(1/3)` with `rho_m = Omega_m 27.75`

@@ -1,7 +1,7 @@
 //! Time and peak memory of a distributed forward run on thread ranks, against the serial run.
 //!
 //! ```text
-//! cargo run --release -p pm-integrate --example distributed_memory -- \
+//! cargo run --release -p pm-integrate --features tools --example distributed_memory -- \
 //!     PARTICLES MESH RANKS [f32|f64] [STEPS]
 //! ```
 //!

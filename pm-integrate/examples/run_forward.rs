@@ -2,7 +2,7 @@
 //! (benchmarks/peers/) and for timing.
 //!
 //! ```text
-//! cargo run --release -p pm-integrate --example run_forward -- \
+//! cargo run --release -p pm-integrate --features tools --example run_forward -- \
 //!     --box 256 --particles 128 --mesh 128 --steps 10 --a-start 0.1 --a-end 1 \
 //!     --seed 1 | --noise white_noise.npy \
 //!     --kernel fastpm|naive|jaxpm --precision f32|f64 [--no-radiation] [--out DIR]

@@ -1,8 +1,8 @@
 //! Strong scaling of the distributed forward run, with the wall time per phase.
 //!
 //! ```text
-//! cargo run --release -p pm-integrate --example scaling -- [PARTICLES [MESH [STEPS [RANKS...]]]]
-//! cargo build --release -p pm-integrate --features mpi --example scaling
+//! cargo run --release -p pm-integrate --features tools --example scaling -- [PARTICLES [MESH [STEPS [RANKS...]]]]
+//! cargo build --release -p pm-integrate --features mpi,tools --example scaling
 //! mpirun --allow-run-as-root --oversubscribe -np 4 \
 //!     target/release/examples/scaling --mpi [PARTICLES [MESH [STEPS]]]
 //! ```

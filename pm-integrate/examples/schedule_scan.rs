@@ -3,7 +3,7 @@
 //! 2LPT at a = 0.1, seed 2026). The schedules are uniform in `a^p` (`p = 0`: uniform in
 //! `ln a`; `p = 1`: uniform in `a`); larger `p` puts more steps at late times.
 //!
-//! `cargo run --release -p pm-integrate --example schedule_scan`
+//! `cargo run --release -p pm-integrate --features tools --example schedule_scan`
 //!
 //! Prints P_FastPM(k) / P_leapfrog(k) per bin up to k_Ny / 2 (results in docs/VALIDATION.md).
 

@@ -2,7 +2,7 @@
 //! prediction (issue 8's acceptance; the numbers are in `docs/VALIDATION.md`).
 //!
 //! ```text
-//! cargo run --release -p pm-lensing --example limber_check [PARTICLES] [BOX] [STEPS] [FIELDS]
+//! cargo run --release -p pm-lensing --features tools --example limber_check [PARTICLES] [BOX] [STEPS] [FIELDS]
 //! ```
 //!
 //! Defaults: 128^3 particles, 128^3 mesh, 500 Mpc/h, FastPM 10 steps from a = 0.1 (2LPT),
