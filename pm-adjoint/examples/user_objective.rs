@@ -84,12 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (w, u) in w.as_slice_mut().iter_mut().zip(u.iter()) {
             *w += s * u;
         }
-        let start = sim.lpt_from(&SerialComm, &w)?.into_state(
-            sim.scale_factors()[0],
-            sim.growth(),
-            sim.stepper().needs_lpt(),
-        )?;
-        let state = sim.evolve(start, &mut [])?;
+        let state = sim.evolve(sim.initial_state_from(&SerialComm, &w)?, &mut [])?;
         let input = ObjectiveInput {
             noise: &w,
             state: &state,

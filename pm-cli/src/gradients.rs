@@ -92,9 +92,7 @@ fn loss<K: ForceKernel>(
     noise: &RealField<f64>,
     objective: &dyn Objective<f64>,
 ) -> Result<f64, CliError> {
-    let lpt = sim.lpt_from(&SerialComm, noise)?;
-    let carry = sim.stepper().needs_lpt();
-    let start = lpt.into_state(sim.scale_factors()[0], sim.growth(), carry)?;
+    let start = sim.initial_state_from(&SerialComm, noise)?;
     let state = sim.evolve(start, &mut [])?;
     Ok(objective
         .evaluate(

@@ -434,7 +434,17 @@ impl<T: Real, K: ForceKernel> Simulation<T, K> {
     /// This rank's particles at the first scale factor (LPT), carrying their LPT fields when
     /// the stepper moves the LPT frame (COLA). Collective.
     pub fn initial_state(&self, comm: &dyn Comm) -> Result<State<T>, IntegrateError> {
-        self.lpt(comm)?.into_state(
+        self.initial_state_from(comm, &self.noise_block()?)
+    }
+
+    /// [`Simulation::initial_state`] from this rank's block of a given white-noise field
+    /// (the start of a run from another noise, e.g. for a finite difference). Collective.
+    pub fn initial_state_from(
+        &self,
+        comm: &dyn Comm,
+        noise: &RealField<T>,
+    ) -> Result<State<T>, IntegrateError> {
+        self.lpt_from(comm, noise)?.into_state(
             self.scale_factors[0],
             &self.growth,
             self.stepper.needs_lpt(),
