@@ -190,7 +190,6 @@ pub fn write_lensing(
     if let (Some(p), Some(map)) = (&plan.flat, flat) {
         let n = p.map().side();
         write_npy(&out.file("kappa_flat.npy"), map, &[n, n])?;
-        let ppc = 512_usize.div_ceil(n);
         let title = format!(
             "Born convergence κ, z_s = {}, {}° field, {n}² pixels",
             plan.section.source_z, plan.section.fov_deg
@@ -202,6 +201,7 @@ pub fn write_lensing(
             caption: "κ",
             log: false,
         };
+        let ppc = crate::plot::pixels_per_cell(n);
         let png = crate::plot::map_png(map, [n, n], ppc, &title, &style)?;
         write_bytes(&out.file("kappa_flat.png"), &png)?;
         // ell from the field's fundamental to half the pixel Nyquist, 16 log bins.

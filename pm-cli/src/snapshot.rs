@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CliError;
 use crate::output::{NpyFile, PartialDir, write_bytes, write_json};
-use crate::plot::{Curve, MapStyle, map_png, power_spectrum_png};
+use crate::plot::{Curve, MapStyle, map_png, pixels_per_cell, power_spectrum_png};
 use crate::rundir::RunDir;
 
 /// The name of a snapshot directory for scale factor `a`.
@@ -507,8 +507,6 @@ fn write_pictures(
         meta.box_size * thickness as f64 / m as f64,
         meta.a
     );
-    // At least 512 pixels a side, every mesh cell an equal square of them.
-    let pixels = 512_usize.div_ceil(m);
     let style = MapStyle {
         extent: 0.0..meta.box_size,
         axes: ["z [Mpc/h]", "y [Mpc/h]"],
@@ -517,7 +515,7 @@ fn write_pictures(
     };
     write_bytes(
         &dir.join("density.png"),
-        &map_png(slab, [m, m], pixels, &slice_title, &style)?,
+        &map_png(slab, [m, m], pixels_per_cell(m), &slice_title, &style)?,
     )?;
     let lin_shown: Vec<f64> = lin
         .iter()

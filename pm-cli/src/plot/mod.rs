@@ -198,7 +198,9 @@ pub fn map_png(
             .label_style(font(15.0)?)
             .axis_desc_style(font(17.0)?)
             .draw()?;
-        // Each pixel of the plotting area shows the cell under it (nearest neighbour).
+        // Each pixel of the plotting area shows the cell under it (nearest neighbour); each
+        // cell's colour is computed once.
+        let colours: Vec<RGBColor> = values.iter().map(|&v| magma(scale.fraction(v))).collect();
         let area = chart.plotting_area().strip_coord_spec();
         let (xs, ys) = area.get_pixel_range();
         let (w, h) = ((xs.end - xs.start) as usize, (ys.end - ys.start) as usize);
@@ -206,12 +208,17 @@ pub fn map_png(
             let row = rows - 1 - (py * rows / h).min(rows - 1);
             for px in 0..w {
                 let col = (px * cols / w).min(cols - 1);
-                let colour = magma(scale.fraction(values[row * cols + col]));
-                area.draw_pixel((px as i32, py as i32), &colour)?;
+                area.draw_pixel((px as i32, py as i32), &colours[row * cols + col])?;
             }
         }
         colour_bar(&right, &scale, style.caption)
     })
+}
+
+/// Pixels per cell that give a map of `cells` a side: at least 512 pixels, every cell an
+/// equal square of them.
+pub fn pixels_per_cell(cells: usize) -> usize {
+    512_usize.div_ceil(cells.max(1))
 }
 
 /// Pixels of a map picture: the title band, the axis labels left of and below the map, the

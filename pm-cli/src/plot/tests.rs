@@ -101,8 +101,8 @@ fn map_shows_cells_in_place_and_a_colour_bar() {
     assert_eq!(mid, (n * n - 3) * ppc * ppc, "mid-scale pixels");
     // The empty cell (top right) is the darkest colour.
     assert_eq!(pic.at(x0 + n * ppc - 2, y0 + ppc - n * ppc + 1), magma(0.0));
-    // The colour bar: a column at the right with dark at its bottom, bright at its top, and
-    // rising brightness in between.
+    // The colour bar: a column at the right, as tall as the map, dark at its bottom and
+    // bright at its top.
     let bar_x = (pic.width - BAR_AREA..pic.width)
         .find(|&x| (0..pic.height).any(|y| near(pic.at(x, y), bright)))
         .expect("a colour bar");
