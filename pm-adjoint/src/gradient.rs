@@ -181,6 +181,123 @@ fn gradient_with<T: Real, K: ForceKernel>(
         .state
         .take()
         .unwrap_or_else(|| StateCotangent::zeros(final_state.len()));
+    pullback(
+        comm,
+        sim,
+        Pullback {
+            noise,
+            modes,
+            final_state,
+            cotangent,
+            observable,
+            value: output.value,
+            explicit_noise: output.noise,
+        },
+    )
+}
+
+/// The vector-Jacobian product of a forward run of `sim` from this rank's block `noise` of
+/// the white noise: given the run's final state (`final_state`, this rank's particles as
+/// [`Simulation::evolve_on`] returned them, or, on one rank, a state in lattice order
+/// rebuilt from the final displacements and momenta) and the cotangents `cotangent` of its
+/// displacements and momenta, returns the gradients of `L = <cotangent, final state>` with
+/// respect to the noise, the modes, the growth factors, the force and the step coefficients,
+/// as [`value_and_gradient`] does, without running the forward simulation again: this is
+/// the backward half of [`value_and_gradient`] (`Gradient::value` is 0: no objective is
+/// evaluated). COLA's LPT fields are recomputed from `noise` when the state does not carry
+/// them (lattice-ordered states only). Collective.
+///
+/// Errors: as [`value_and_gradient`]; [`AdjointError::Length`] if `cotangent` does not have
+/// a row per particle of `final_state`.
+pub fn vjp<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
+    sim: &Simulation<T, K>,
+    noise: &RealField<T>,
+    mut final_state: State<T>,
+    cotangent: StateCotangent<T>,
+) -> Result<Gradient<T>, AdjointError> {
+    sim.particle_block()
+        .check_real(noise)
+        .map_err(IntegrateError::from)?;
+    for (what, got) in [
+        ("displacement cotangent", cotangent.disp.len()),
+        ("momentum cotangent", cotangent.mom.len()),
+    ] {
+        if got != final_state.len() {
+            return Err(AdjointError::Length {
+                what,
+                expected: final_state.len(),
+                got,
+            });
+        }
+    }
+    let modes = sim.linear_modes_from(comm, noise)?;
+    if sim.stepper().needs_lpt() && final_state.psi1.is_none() {
+        let lpt = sim.lpt_from_modes(comm, &modes)?;
+        if final_state.ids.is_some() || lpt.len() != final_state.len() {
+            return Err(IntegrateError::Config {
+                what: "state",
+                reason: format!(
+                    "{} needs the LPT fields: pass the state the forward run returned",
+                    sim.stepper().name()
+                ),
+            }
+            .into());
+        }
+        final_state.psi1 = Some(lpt.psi1().to_vec());
+        final_state.psi2 = lpt.psi2().map(<[_]>::to_vec);
+    }
+    pullback(
+        comm,
+        sim,
+        Pullback {
+            noise,
+            modes,
+            final_state,
+            cotangent,
+            observable: None,
+            value: 0.0,
+            explicit_noise: None,
+        },
+    )
+}
+
+/// What [`pullback`] carries back through a run.
+struct Pullback<'a, T: Real> {
+    /// This rank's block of the white noise the run started from.
+    noise: &'a RealField<T>,
+    /// The linear modes of `noise`.
+    modes: FourierField<T>,
+    /// This rank's particles at the end of the run.
+    final_state: State<T>,
+    /// `dL/d(final state)`.
+    cotangent: StateCotangent<T>,
+    /// A trajectory observable whose cotangents the reverse run adds.
+    observable: Option<&'a dyn StepObservable<T>>,
+    /// `L`, reported as is.
+    value: f64,
+    /// The objective's explicit `dL/d noise`, added to the noise gradient.
+    explicit_noise: Option<RealField<T>>,
+}
+
+/// The reverse half of a gradient: the steps backwards from the final state
+/// ([`reverse_with`]), then the LPT placement, the LPT fields and the linear modes.
+fn pullback<T: Real, K: ForceKernel>(
+    comm: &dyn Comm,
+    sim: &Simulation<T, K>,
+    p: Pullback<'_, T>,
+) -> Result<Gradient<T>, AdjointError> {
+    let Pullback {
+        noise,
+        modes,
+        final_state,
+        cotangent,
+        observable,
+        value,
+        explicit_noise,
+    } = p;
+    let block = sim.particle_block();
+    let a_start = sim.scale_factors()[0];
     let back = reverse_with(
         comm,
         Integration::of(sim),
@@ -216,7 +333,7 @@ fn gradient_with<T: Real, K: ForceKernel>(
         sim.mode_options(),
         &modes_bar,
     )?;
-    if let Some(explicit) = output.noise {
+    if let Some(explicit) = explicit_noise {
         if explicit.planes() != noise_bar.planes() || explicit.mesh() != noise_bar.mesh() {
             return Err(AdjointError::Length {
                 what: "objective's noise gradient",
@@ -231,7 +348,7 @@ fn gradient_with<T: Real, K: ForceKernel>(
             .for_each(|(g, e)| *g = T::lit(g.as_f64() + e.as_f64()));
     }
     Ok(Gradient {
-        value: output.value,
+        value,
         noise: noise_bar,
         modes: modes_bar,
         lpt_growth,

@@ -31,7 +31,7 @@ pub use cosmology::{
     modes_gradient, prefactor_gradient, run_cosmology_gradient, simulation_power, steps_gradient,
 };
 pub use error::AdjointError;
-pub use gradient::{Gradient, value_and_gradient, value_and_gradient_along};
+pub use gradient::{Gradient, value_and_gradient, value_and_gradient_along, vjp};
 pub use objective::{Objective, ObjectiveInput, ObjectiveOutput, on_whole_run};
 pub use objectives::{
     FieldObjective, FieldOutput, GaussianLikelihood, OnNoise, Painted, PowerLossForm,
