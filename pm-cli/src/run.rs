@@ -530,8 +530,12 @@ fn agree(
     Ok(())
 }
 
-/// The snapshot metadata of a run, before the per-snapshot fields are filled in.
-fn snapshot_meta<T: Real>(plan: &RunPlan, sim: &Simulation<T, ConfiguredKernel>) -> SnapshotMeta {
+/// The snapshot metadata of a run, before the per-snapshot fields (`a`, `z`, `step`,
+/// `files`, `power`) are filled in.
+pub fn snapshot_meta<T: Real>(
+    plan: &RunPlan,
+    sim: &Simulation<T, ConfiguredKernel>,
+) -> SnapshotMeta {
     let config = &plan.config;
     SnapshotMeta {
         format: "pmrs-snapshot".into(),

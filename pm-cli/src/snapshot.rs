@@ -306,9 +306,7 @@ pub fn write_snapshot<T: Real + WritableElement>(
     // Everything is measured from the positions as stored (wrapped, in T), so `pm power` on
     // the snapshot reproduces power.csv exactly.
     let l = meta.box_size;
-    let wrapped: Vec<[T; 3]> = (0..state.len())
-        .map(|i| state.position(i).map(|x| wrap::<T>(x, l)))
-        .collect();
+    let wrapped = wrapped_positions(state, l);
     if products.particles {
         let ids = state.ids.as_deref();
         for (name, rows) in [("positions.npy", &wrapped), ("momenta.npy", &state.mom)] {
@@ -372,10 +370,7 @@ pub fn write_snapshot<T: Real + WritableElement>(
         } else {
             None
         };
-        let modes = block.forward_field(comm, &mut delta.clone())?;
-        drop(delta);
-        let power = power_spectrum_on(comm, &modes, &options)?;
-        drop(modes);
+        let power = power_of(comm, &block, delta, &options)?;
         let lin: Vec<f64> = power.k.iter().map(|&k| (target.linear)(k)).collect();
         if rank0 {
             if products.power {
@@ -428,6 +423,46 @@ fn agree(comm: &dyn Comm, local: Result<(), CliError>, path: &Path) -> Result<()
         });
     }
     Ok(())
+}
+
+/// This rank's particles' positions as a snapshot stores them: `q + disp` wrapped into
+/// `[0, box_size)` and rounded to `T` (the rows of `positions.npy`, in the state's order).
+pub fn wrapped_positions<T: Real>(state: &State<T>, box_size: f64) -> Vec<[T; 3]> {
+    (0..state.len())
+        .map(|i| state.position(i).map(|x| wrap::<T>(x, box_size)))
+        .collect()
+}
+
+/// The density contrast on this rank's x-planes of `mesh` and the P(k) of every rank's
+/// particles (this rank's `wrapped` positions from [`wrapped_positions`], `n` in all), as a
+/// snapshot's `density.npy` and `power.csv` hold them (the same code). Collective.
+pub fn density_and_power<T: Real>(
+    comm: &dyn Comm,
+    mesh: Mesh,
+    wrapped: &[[T; 3]],
+    n: usize,
+    scheme: Scheme,
+) -> Result<(RealField<T>, PowerSpectrum), CliError> {
+    let DensityBlock { block, delta } = density_block::<T>(comm, mesh, wrapped, n, scheme)?;
+    let options = PowerOptions {
+        compensate: Some(scheme),
+        ..Default::default()
+    };
+    let power = power_of(comm, &block, delta.clone(), &options)?;
+    Ok((delta, power))
+}
+
+/// The P(k) of the density contrast `delta` on `block` (consumed: transformed in place).
+/// Collective.
+fn power_of<T: Real>(
+    comm: &dyn Comm,
+    block: &MeshBlock<T>,
+    mut delta: RealField<T>,
+    options: &PowerOptions,
+) -> Result<PowerSpectrum, CliError> {
+    let modes = block.forward_field(comm, &mut delta)?;
+    drop(delta);
+    Ok(power_spectrum_on(comm, &modes, options)?)
 }
 
 /// A rank's slab of the painted density contrast.
