@@ -14,6 +14,20 @@ use pyo3::prelude::*;
 
 use crate::config::type_name;
 
+/// A shape as Python writes it: `(8, 8, 8)`, `(3,)`.
+pub fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [n] => format!("({n},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// The numpy dtype name of `T`.
 pub fn dtype_name<T: Real>() -> &'static str {
     pm_cli::snapshot::dtype_name::<T>()
@@ -29,8 +43,9 @@ pub fn read_array<T: Real + Element>(
 ) -> PyResult<Vec<T>> {
     let untyped = array.cast::<PyUntypedArray>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "{what}: expected a numpy.ndarray of {} with shape {shape:?}, got {}",
+            "{what}: expected a numpy.ndarray of {} with shape {}, got {}",
             dtype_name::<T>(),
+            shape_text(shape),
             type_name(array)
         ))
     })?;
@@ -46,8 +61,9 @@ pub fn read_array<T: Real + Element>(
     })?;
     if untyped.shape() != shape {
         return Err(PyValueError::new_err(format!(
-            "{what}: shape {:?}, expected {shape:?}",
-            untyped.shape()
+            "{what}: shape {}, expected {}",
+            shape_text(untyped.shape()),
+            shape_text(shape)
         )));
     }
     if !untyped.is_c_contiguous() {

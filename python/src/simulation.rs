@@ -638,7 +638,8 @@ fn cube_shape(array: &Bound<'_, PyAny>, what: &str) -> PyResult<[usize; 3]> {
     match a.shape() {
         &[x, y, z] if x == y && y == z && x >= 2 => Ok([x, y, z]),
         s => Err(PyValueError::new_err(format!(
-            "{what}: shape {s:?}, expected a cube (m, m, m) with m >= 2"
+            "{what}: shape {}, expected a cube (m, m, m) with m >= 2",
+            crate::arrays::shape_text(s)
         ))),
     }
 }
