@@ -73,7 +73,8 @@ def simulator(config=None):
         return state["displacements"], state["momenta"]
 
     def _host_vjp(noise, values, disp, mom, disp_bar, mom_bar, names):
-        sim = cache.get(dict(zip(names, np.asarray(values, dtype=np.float64))))
+        values = np.asarray(values)
+        sim = cache.get(dict(zip(names, values.astype(np.float64))))
         grad = sim.vjp(
             np.ascontiguousarray(noise, dtype=dtype),
             {"displacements": np.ascontiguousarray(disp_bar, dtype=dtype),
@@ -82,7 +83,7 @@ def simulator(config=None):
                          "momenta": np.ascontiguousarray(mom, dtype=dtype)},
             cosmology=bool(names),
         )
-        cosmo = np.array([grad["cosmology"][k] for k in names], dtype=np.float64)
+        cosmo = np.array([grad["cosmology"][k] for k in names], dtype=values.dtype)
         return grad["noise"], cosmo
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -108,11 +109,11 @@ def simulator(config=None):
         noise_bar, cosmo_bar = jax.pure_callback(
             functools.partial(_host_vjp, names=names),
             (jax.ShapeDtypeStruct(noise.shape, dtype),
-             jax.ShapeDtypeStruct((len(names),), np.float64)),
+             jax.ShapeDtypeStruct((len(names),), values.dtype)),
             noise, values, disp, mom, disp_bar, mom_bar,
             vmap_method="sequential",
         )
-        return noise_bar, cosmo_bar.astype(values.dtype)
+        return noise_bar, cosmo_bar
 
     _run.defvjp(_fwd, _bwd)
 
