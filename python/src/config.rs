@@ -137,3 +137,32 @@ pub fn type_name(v: &Bound<'_, PyAny>) -> String {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".into())
 }
+
+/// Refuses a job whose memory estimate (`estimate`, from [`pm_cli::estimate::Estimate`])
+/// exceeds the available memory (`MemAvailable`) or `max_memory` (`"8G"`, `"512M"`, bytes),
+/// before anything is allocated: a `MemoryError` naming the estimate, the limit and the keys
+/// that set the size. `what` names the call (`pmrs.simulate`).
+pub fn check_memory(
+    estimate: Result<pm_cli::estimate::Estimate, pm_cli::CliError>,
+    max_memory: Option<&str>,
+    what: &str,
+) -> PyResult<()> {
+    use pm_cli::estimate::{MemoryLimit, check_memory, parse_size};
+    let estimate = estimate.map_err(from_cli)?;
+    let given = max_memory
+        .map(|s| parse_size(s).map_err(|e| PyValueError::new_err(format!("max_memory: {e}"))))
+        .transpose()?;
+    check_memory(&estimate, &MemoryLimit::new(given), what).map_err(|e| match e {
+        pm_cli::CliError::TooLarge {
+            command,
+            what,
+            keys,
+            ..
+        } => pyo3::exceptions::PyMemoryError::new_err(format!(
+            "{command} refused before starting: it {what}. Change {keys} to make it \
+                 smaller, or pass max_memory=\"SIZE\" (e.g. \"8G\") to set the limit instead \
+                 of the available memory"
+        )),
+        e => from_cli(e),
+    })
+}

@@ -31,15 +31,23 @@ struct Snapshot<T: Real> {
 
 /// Runs the simulation `config` describes (a dict with the TOML config's keys, a path to a
 /// TOML file, or None for the defaults) from its seed, or from `white_noise` (shape
-/// `(n, n, n)`, the config's dtype), and returns its snapshots at `output.a`.
+/// `(n, n, n)`, the config's dtype), and returns its snapshots at `output.a`. A run whose
+/// memory estimate exceeds the available memory (or `max_memory`, `"8G"`) raises
+/// `MemoryError` before anything is allocated.
 #[pyfunction]
-#[pyo3(signature = (config = None, white_noise = None))]
+#[pyo3(signature = (config = None, white_noise = None, max_memory = None))]
 pub fn simulate<'py>(
     py: Python<'py>,
     config: Option<&Bound<'py, PyAny>>,
     white_noise: Option<&Bound<'py, PyAny>>,
+    max_memory: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let plan = crate::config::plan_of(config)?;
+    crate::config::check_memory(
+        pm_cli::estimate::Estimate::run(&plan, 1),
+        max_memory,
+        "pmrs.simulate",
+    )?;
     if plan.lensing.is_some() {
         return Err(PyValueError::new_err(
             "invalid configuration: lensing.enabled: the convergence maps are made by `pm run`; \

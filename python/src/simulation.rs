@@ -90,11 +90,23 @@ impl PySimulation {
 
 #[pymethods]
 impl PySimulation {
+    /// A `MemoryError` before anything is allocated when a gradient of this simulation
+    /// would need more than the available memory (or `max_memory`, `"8G"`).
     #[new]
-    #[pyo3(signature = (config = None))]
-    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (config = None, max_memory = None))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyAny>>,
+        max_memory: Option<&str>,
+    ) -> PyResult<Self> {
         let (config, base) = config_of(config)?;
         let plan = config.plan(&base).map_err(from_cli)?;
+        let mesh = plan.config.simulation.mesh;
+        crate::config::check_memory(
+            pm_cli::estimate::Estimate::adjoint(&plan, mesh, "simulation.mesh", false),
+            max_memory,
+            "pmrs.Simulation",
+        )?;
         Self::from_plan(py, plan, base)
     }
 

@@ -71,3 +71,17 @@ def test_bad_configs(name, config, exc, words):
 def test_white_noise_of_the_wrong_precision():
     with pytest.raises(TypeError, match="white_noise: dtype float64"):
         pmrs.simulate(tiny("f32"), white_noise=noise())
+
+
+def test_a_job_too_big_is_refused_before_it_allocates():
+    """4096^3 particles need terabytes: MemoryError naming the keys, nothing allocated (the
+    interpreter would be killed otherwise)."""
+    big = {"simulation": {"particles": 4096, "mesh": 4096}}
+    for call in (lambda: pmrs.simulate(big), lambda: pmrs.Simulation(big)):
+        with pytest.raises(MemoryError) as e:
+            call()
+        assert "simulation.particles" in str(e.value) and "max_memory" in str(e.value)
+    with pytest.raises(MemoryError, match="1.0 MB|1 MB|1.0 MiB|1 MiB|allowed"):
+        pmrs.simulate(tiny("f64", particles=32, mesh=64), max_memory="1M")
+    with pytest.raises(ValueError, match="max_memory"):
+        pmrs.simulate(tiny(), max_memory="lots")
