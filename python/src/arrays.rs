@@ -1,10 +1,10 @@
 //! numpy arrays in and out. An array going in must have the run's dtype (float32 or
 //! float64, from `simulation.precision`), the expected shape and C order; anything else is
 //! refused with a message naming the argument and what was expected, never converted
-//! silently. Arrays coming out are new numpy arrays that own their data (one copy from the
-//! simulation's buffers, which the run reuses or frees).
+//! silently; it is copied once, into the buffer the simulation owns. Arrays coming out take
+//! over the simulation's buffers (no copy).
 
-use numpy::ndarray::{Array2, Array3};
+use numpy::ndarray::Array2;
 use numpy::{
     Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
@@ -90,28 +90,24 @@ pub fn read_array<T: Real + Element>(
     Ok(values.to_vec())
 }
 
-/// Rows of three as an `(n, 3)` numpy array.
+/// Rows of three as an `(n, 3)` numpy array, taking over the vector's buffer (no copy).
 pub fn rows_array<'py, T: Real + Element>(
     py: Python<'py>,
-    rows: &[[T; 3]],
+    rows: Vec<[T; 3]>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let flat: Vec<T> = rows.iter().flatten().copied().collect();
-    Ok(Array2::from_shape_vec((rows.len(), 3), flat)
+    let n = rows.len();
+    Ok(Array2::from_shape_vec((n, 3), rows.into_flattened())
         .map_err(|e| PyValueError::new_err(e.to_string()))?
         .into_pyarray(py)
         .into_any())
 }
 
-/// A C-ordered cube as an `(n0, n1, n2)` numpy array.
-pub fn cube_array<'py, T: Real + Element>(
+/// A field as an `(n0, n1, n2)` numpy array, taking over its buffer (no copy).
+pub fn field_array<'py, T: Real + Element>(
     py: Python<'py>,
-    shape: [usize; 3],
-    values: Vec<T>,
-) -> PyResult<Bound<'py, PyAny>> {
-    Ok(Array3::from_shape_vec(shape, values)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-        .into_pyarray(py)
-        .into_any())
+    field: pm_mesh::RealField<T>,
+) -> Bound<'py, PyAny> {
+    field.into_array().into_pyarray(py).into_any()
 }
 
 /// A vector as a 1-d numpy array.

@@ -15,7 +15,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::arrays::{cube_array, read_array, rows_array, vector_array};
+use crate::arrays::{field_array, read_array, rows_array, vector_array};
 use crate::errors::{from_cli, from_integrate};
 use crate::simulation::interrupted;
 use crate::worker::run_detached;
@@ -173,15 +173,14 @@ fn snapshot_dict<'py, T: Real + Element>(
     d.set_item("a", s.meta.a)?;
     d.set_item("z", s.meta.z)?;
     d.set_item("step", s.meta.step)?;
-    if let Some(p) = &s.positions {
+    if let Some(p) = s.positions {
         d.set_item("positions", rows_array(py, p)?)?;
     }
-    if let Some(p) = &s.momenta {
+    if let Some(p) = s.momenta {
         d.set_item("momenta", rows_array(py, p)?)?;
     }
     if let Some(delta) = s.density {
-        let shape = delta.mesh().shape();
-        d.set_item("density", cube_array(py, shape, delta.as_slice().to_vec())?)?;
+        d.set_item("density", field_array(py, delta))?;
     }
     if let Some((power, linear)) = s.power {
         let p = PyDict::new(py);

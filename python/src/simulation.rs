@@ -21,7 +21,7 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::arrays::{cube_array, read_array, read_rows, rows_array};
+use crate::arrays::{field_array, read_array, read_rows, rows_array};
 use crate::config::{config_of, type_name};
 use crate::errors::{from_adjoint, from_cli, from_integrate};
 use crate::worker::{Stop, run_detached};
@@ -246,9 +246,7 @@ impl PySimulation {
     /// `(n, n, n)` for `n` particles per side.
     fn white_noise<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         on_engine!(&self.engine, s => {
-            let noise = s.white_noise().map_err(from_integrate)?;
-            let shape = s.particle_mesh().shape();
-            cube_array(py, shape, noise.as_slice().to_vec())
+            Ok(field_array(py, s.white_noise().map_err(from_integrate)?))
         })
     }
 
@@ -363,7 +361,7 @@ fn lattice_t<'py, T: Real + Element>(
     let q: Vec<[T; 3]> = (0..lattice.len())
         .map(|i| lattice.q(i).map(T::lit))
         .collect();
-    rows_array(py, &q)
+    rows_array(py, q)
 }
 
 /// The particles' lattice (C order, no offset).
@@ -392,12 +390,12 @@ fn noise_field<T: Real + Element>(
 
 fn state_dict<'py, T: Real + Element>(
     py: Python<'py>,
-    state: &State<T>,
+    state: State<T>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("a", state.a)?;
-    d.set_item("displacements", rows_array(py, &state.disp)?)?;
-    d.set_item("momenta", rows_array(py, &state.mom)?)?;
+    d.set_item("displacements", rows_array(py, state.disp)?)?;
+    d.set_item("momenta", rows_array(py, state.mom)?)?;
     Ok(d)
 }
 
@@ -409,7 +407,7 @@ fn forward_t<'py, T: Real + Element>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let noise = noise_field(sim, noise)?;
     let state = run_detached(py, threads, |stop| evolve(sim, &noise, stop))?;
-    state_dict(py, &state)
+    state_dict(py, state)
 }
 
 /// The forward run from `noise`, stopped at the end of a step when asked.
@@ -526,8 +524,7 @@ fn gradient_dict<'py, T: Real + Element>(
     cosmo: Option<CosmologyGradient>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let shape = noise.mesh().shape();
-    d.set_item("noise", cube_array(py, shape, noise.as_slice().to_vec())?)?;
+    d.set_item("noise", field_array(py, noise))?;
     if let Some(g) = cosmo {
         let c = PyDict::new(py);
         for p in Param::ALL {
