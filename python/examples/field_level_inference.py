@@ -140,10 +140,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warmup", type=int, default=300)
-    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--samples", type=int, default=150)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sigma-n", type=float, default=0.4)
-    ap.add_argument("--max-tree-depth", type=int, default=6)
+    ap.add_argument("--max-tree-depth", type=int, default=5)
     ap.add_argument("--centering", choices=["partial", "none"], default="partial",
                     help="sampling coordinates of the white noise (see the model's comments)")
     ap.add_argument("--out", default=None, help="write the key numbers as JSON here")

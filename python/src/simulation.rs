@@ -173,13 +173,13 @@ impl PySimulation {
     }
 
     /// A new simulation with the same configuration and these cosmological parameters
-    /// (names as in [`PySimulation::cosmology`]; `Omega_m` sets `Omega_c = Omega_m -
-    /// Omega_b`), validated as the config's `[cosmology]` keys are.
+    /// (names as in [`PySimulation::cosmology`]; `Omega_m` and `Omega_b` each at fixed
+    /// other, as the gradients are taken: `Omega_c = Omega_m - Omega_b`), validated as the
+    /// config's `[cosmology]` keys are.
     fn with_cosmology(&self, py: Python<'_>, params: &Bound<'_, PyDict>) -> PyResult<Self> {
         let mut config = self.plan.config.clone();
         let current = self.plan.cosmology;
-        let mut omega_m = None;
-        let mut omega_b = current.omega_b;
+        let (mut omega_m, mut omega_b) = (None, None);
         for (k, v) in params.iter() {
             let name: String = k.extract().map_err(|_| {
                 PyTypeError::new_err(format!(
@@ -198,8 +198,17 @@ impl PySimulation {
                 })?;
             match name.as_str() {
                 "Omega_m" => omega_m = Some(value),
-                "Omega_b" => omega_b = value,
-                "Omega_c" | "h" | "n_s" | "sigma8" | "A_s" | "w0" | "wa" => {}
+                "Omega_b" => omega_b = Some(value),
+                "h" | "n_s" | "sigma8" | "A_s" | "w0" | "wa" => {
+                    if name == "sigma8" || name == "A_s" {
+                        config.cosmology.parameters.remove("sigma8");
+                        config.cosmology.parameters.remove("A_s");
+                    }
+                    config
+                        .cosmology
+                        .parameters
+                        .insert(name, toml::Value::Float(value));
+                }
                 _ => {
                     return Err(PyKeyError::new_err(format!(
                         "cosmology.{name}: not a parameter pmrs differentiates (Omega_m, \
@@ -207,34 +216,26 @@ impl PySimulation {
                     )));
                 }
             }
-            if name != "Omega_m" {
-                if name == "sigma8" || name == "A_s" {
-                    config.cosmology.parameters.remove("sigma8");
-                    config.cosmology.parameters.remove("A_s");
-                }
+        }
+        // The parameters are those of the gradient (pm_cosmo::Param): Omega_m total and
+        // Omega_b, each at fixed other, so Omega_c = Omega_m - Omega_b follows both.
+        if omega_m.is_some() || omega_b.is_some() {
+            let m = omega_m.unwrap_or_else(|| current.omega_m());
+            let b = omega_b.unwrap_or(current.omega_b);
+            for (key, value) in [("Omega_b", b), ("Omega_c", m - b)] {
                 config
                     .cosmology
                     .parameters
-                    .insert(name, toml::Value::Float(value));
+                    .insert(key.into(), toml::Value::Float(value));
             }
         }
-        if let Some(m) = omega_m {
-            if !params.contains("Omega_b")? {
-                config
-                    .cosmology
-                    .parameters
-                    .insert("Omega_b".into(), toml::Value::Float(omega_b));
-            }
-            config
-                .cosmology
-                .parameters
-                .insert("Omega_c".into(), toml::Value::Float(m - omega_b));
-        }
+        let derived = omega_m.is_some() || omega_b.is_some();
         let plan = config.plan(&self.base).map_err(|e| match e {
             // Omega_c is what the config holds; the caller gave Omega_m.
-            pm_cli::CliError::Config { key, reason } if omega_m.is_some() && key.contains("Omega_c") => {
+            pm_cli::CliError::Config { key, reason } if derived && key.contains("Omega_c") => {
                 PyValueError::new_err(format!(
-                    "invalid configuration: cosmology.Omega_m: {reason} (Omega_c = Omega_m - Omega_b)"
+                    "invalid configuration: cosmology.Omega_m / cosmology.Omega_b: {reason} \
+                     (Omega_c = Omega_m - Omega_b)"
                 ))
             }
             e => from_cli(e),

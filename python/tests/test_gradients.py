@@ -65,7 +65,7 @@ def test_jit_and_value_and_grad_agree_with_eager():
 
 
 def test_gradient_of_several_cosmological_parameters():
-    """Omega_m and h as well as sigma8 (Omega_m moves Omega_c at fixed Omega_b)."""
+    """Omega_m, Omega_b and h as well as sigma8 (each of Omega_m, Omega_b at fixed other)."""
     simulate = pj.simulator(tiny("f64"))
     w = jnp.asarray(simulate.simulation.white_noise())
 
@@ -73,7 +73,7 @@ def test_gradient_of_several_cosmological_parameters():
         x, p = simulate(w, theta)
         return jnp.sum(jnp.sin(x / 7.0)) + 1e-3 * jnp.sum(p**2)
 
-    theta = {"Omega_m": 0.31, "h": 0.68, "sigma8": 0.8}
+    theta = {"Omega_m": 0.31, "Omega_b": 0.049, "h": 0.68, "sigma8": 0.8}
     g = jax.grad(loss)(theta)
     for k in theta:
         h = 1e-6 * theta[k]
