@@ -11,7 +11,7 @@ is `positions - lattice`). Each timing is the best of `--repeat` runs after one 
 
     cargo build --release -p pm-adjoint --features tools --example gradient_cost
     pip install ./python jax          # or maturin develop --release
-    python benchmarks/python/overhead.py [--repeat 3] [--n 128] [--steps 10]
+    python benchmarks/python/overhead.py [--repeat 3] [--n 128] [--steps 10] [--threads 0]
 """
 
 import argparse
@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--n", type=int, default=128)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="worker threads, 0: all cores")
     ap.add_argument(
         "--rust-bin",
         default=os.path.join(ROOT, "target", "release", "examples", "gradient_cost"),
@@ -50,9 +51,12 @@ def main():
 
     rust = []
     for _ in range(args.repeat + 1):
+        env = dict(os.environ)
+        if args.threads:
+            env["RAYON_NUM_THREADS"] = str(args.threads)
         out = subprocess.run(
             [args.rust_bin, "gradient", str(n), str(steps)],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env=env,
         ).stdout
         rust.append(float(re.search(r"gradient ([0-9.]+) s", out).group(1)))
     rust = rust[1:]
@@ -64,7 +68,8 @@ def main():
     import pmrs.jax as pj
 
     config = {"simulation": {"particles": n, "mesh": n, "box_size": 2.0 * n, "steps": steps,
-                             "a_start": 0.1, "a_end": 1.0, "seed": 1, "precision": "f32"}}
+                             "a_start": 0.1, "a_end": 1.0, "seed": 1, "precision": "f32",
+                             "threads": args.threads}}
     sim = pmrs.Simulation(config)
     w = sim.white_noise()
 
@@ -94,7 +99,8 @@ def main():
     t_direct, all_direct = best(direct, args.repeat)
     t_jax, all_jax = best(through_jax, args.repeat)
     t_rust = min(rust)
-    print(f"{n}^3 particles, {n}^3 mesh, {steps} steps, f32, {os.cpu_count()} cores")
+    threads = args.threads or os.cpu_count()
+    print(f"{n}^3 particles, {n}^3 mesh, {steps} steps, f32, {threads} threads")
     print(f"{'path':<34}{'best s':>9}  all runs")
     print(f"{'Rust value_and_gradient':<34}{t_rust:9.3f}  {rust}")
     print(f"{'Python forward + vjp':<34}{t_direct:9.3f}  {[round(t, 3) for t in all_direct]}"
