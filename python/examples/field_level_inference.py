@@ -12,10 +12,13 @@ What it does
 2. Model. ``w ~ N(0, 1)`` in each of the 32^3 cells, ``sigma8 ~ Uniform(0.5, 1.1)``,
    ``d ~ N(paint(simulate(w, {"sigma8": sigma8})), sigma_n)`` with the very forward model
    that made the data (same steps, mesh and painting).
-3. Sampling. numpyro NUTS, diagonal mass matrix, ``max_tree_depth`` 6 (at most 63 leapfrog
-   steps, each one forward run plus one adjoint run of pmrs), target acceptance 0.8, started
-   at the priors' medians (``init_to_value``: ``w = 0``, i.e. the unperturbed lattice, and
-   ``sigma8 = 0.8``), one chain.
+3. Sampling. numpyro NUTS, one chain, target acceptance 0.8, ``max_tree_depth``
+   ``--max-tree-depth`` (default 5: at most 31 leapfrog steps per iteration, each one
+   forward run plus one adjoint run of pmrs), diagonal mass matrix adapted in the warmup
+   from an analytic start, in reparameterised coordinates (same target; see the comments at
+   ``model``: the white noise's Hartley transform, partially centred on sigma8 mode by
+   mode), started at the priors' medians (``init_to_value``: white noise 0, i.e. the
+   unperturbed lattice, and ``sigma8 = 0.8``).
 4. Report and check. sigma8's posterior (mean, std, 68% and 95% intervals, ESS) against
    the truth; the cross-correlation ``r(k) = P_tr / sqrt(P_t P_r)`` between ``w_true`` and
    the posterior-mean white noise in bins of width k_f = 2 pi / L centred on multiples of
@@ -32,8 +35,8 @@ Choices
   bin has 13 half-space modes, too few for r(k) to mean much). The 8 Mpc/h cells also keep
   the field mildly non-linear (rms delta 0.84 on the 32^3 mesh for seed 1; 1.67 at 128 Mpc/h
   with cells up to delta = 60), where a 5-step PM forward model is a fair description.
-* Force mesh 32^3 (= particle grid): a value_and_grad costs ~0.16 s against ~0.3 s with a
-  64^3 mesh on this 2-core machine, and the inference is self-consistent (the model is the
+* Force mesh 32^3 (= particle grid): a value_and_grad cost ~0.16 s against ~0.3 s with a
+  64^3 mesh on this 2-core machine (measured together, under the same load), and the inference is self-consistent (the model is the
   simulator that made the data), so force resolution does not bias it; it halves the
   number of NUTS iterations the time budget allows.
 * sigma_n = 0.4 per cell, about 0.5 of the true field's rms. The noise power
@@ -48,28 +51,39 @@ Choices
   to float32 for the float32 simulation, and the painted field is cast back to float64 for
   the likelihood sum.
 
+* Sampling coordinates. In the plain coordinates (w itself, identity start metric) a
+  short test (30 warmup iterations) ran at step size ~0.02 with every trajectory at the
+  63-step cap and sigma8 drifting slowly along its degeneracy with the amplitude of w; in
+  the Hartley, partially centred coordinates sigma8 moves freely (it settles near the
+  truth within ~100 warmup iterations) and the final step size is ~0.04-0.05.
+
 How to run
 ----------
     python -m venv venv && venv/bin/pip install pmrs jax numpyro   # (or the built wheel)
     venv/bin/python python/examples/field_level_inference.py \
-        [--warmup 300] [--samples 200] [--seed 1] [--max-tree-depth 6] [--out res.json]
+        [--warmup 300] [--samples 150] [--seed 1] [--max-tree-depth 5] [--out res.json]
 
 Options: ``--warmup``/``--samples`` NUTS iterations, ``--seed`` the truth's white noise
 (pmrs seed), the data noise and the sampler's key, ``--sigma-n``, ``--max-tree-depth``,
-``--out`` a JSON file of the key numbers (default: none), ``--plot`` a PNG of r(k) and the
-sigma8 trace (needs matplotlib; default: none), ``--no-progress``.
+``--centering {partial,none}`` (the sampling coordinates), ``--out`` a JSON file of the key
+numbers (default: none), ``--plot`` a PNG of r(k) and the sigma8 trace (needs matplotlib;
+default: none), ``--no-progress``.
 
 What it prints
 --------------
-The setup, the per-gradient wall time, numpyro's progress bar, then a table of sigma8's
-posterior against the truth, the sampler's statistics (divergences, acceptance, leapfrog
-steps, step size), the r(k) table up to k = 0.3 h/Mpc, the wall times, and PASS or FAIL.
+The setup, the per-gradient wall time, numpyro's progress bar, a coarse sigma8 trace of the
+warmup, then sigma8's posterior against the truth, the sampler's statistics (divergences,
+acceptance, leapfrog steps, step size), the r(k) table up to k = 0.3 h/Mpc, the wall times,
+and PASS or FAIL (exit status 0 or 1).
 
 Run time
 --------
-On a 2-core x86-64 machine (pmrs threads = 0, i.e. both cores): ~0.16 s per value_and_grad,
-and about 30 min for the defaults (300 warmup + 200 samples at ~20-30 leapfrog steps per
-iteration); see the end of the output for the measured numbers.
+On a 2-core x86-64 machine (pmrs threads = 0, i.e. both cores), idle: ~0.10 s per
+value_and_grad of the log density, ~0.14 s per NUTS leapfrog step. The defaults (300 warmup
++ 150 samples, every trajectory at the 31-step cap: ~14000 leapfrog steps) took 40 min
+with part of the machine taken by another build (0.175 s per step); expect ~30-35 min on
+an idle machine. sigma8's chain is the slow one: its ESS was ~9 of 150 samples for seed 1,
+so its interval rests on few effective samples; more samples (or a deeper tree) buy more.
 """
 
 from __future__ import annotations
