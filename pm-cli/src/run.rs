@@ -530,19 +530,21 @@ fn agree(
     Ok(())
 }
 
-/// The snapshot metadata of a run, before the per-snapshot fields (`a`, `z`, `step`,
-/// `files`, `power`) are filled in.
+/// The metadata of a run's snapshot after step `step`, at scale factor `a`, before the
+/// written files (`files`, `power`) are filled in.
 pub fn snapshot_meta<T: Real>(
     plan: &RunPlan,
     sim: &Simulation<T, ConfiguredKernel>,
+    step: usize,
+    a: f64,
 ) -> SnapshotMeta {
     let config = &plan.config;
     SnapshotMeta {
         format: "pmrs-snapshot".into(),
         code: format!("pmrs {}", env!("CARGO_PKG_VERSION")),
-        a: 0.0,
-        z: 0.0,
-        step: 0,
+        a,
+        z: 1.0 / a - 1.0,
+        step,
         box_size: config.simulation.box_size,
         particles: config.simulation.particles,
         mesh: config.simulation.mesh,
@@ -565,6 +567,15 @@ pub fn snapshot_meta<T: Real>(
     }
 }
 
+/// Linear theory at scale factor `a`, `k -> D1(a)^2 P_lin(k)` ((Mpc/h)^3, NaN where the
+/// spectrum is not defined): the `linear` column of a snapshot's P(k).
+pub fn linear_power<T: Real>(
+    sim: &Simulation<T, ConfiguredKernel>,
+    a: f64,
+) -> impl Fn(f64) -> f64 + '_ {
+    move |k| sim.power().power_at(k, a, sim.growth()).unwrap_or(f64::NAN)
+}
+
 /// Where a rank writes: the run directory's path on every rank, and the opened
 /// [`RunDir`] on rank 0.
 #[derive(Clone, Copy)]
@@ -584,18 +595,9 @@ fn snapshot_at<T: Real + WritableElement>(
     comm: &dyn Comm,
 ) -> Result<Option<PathBuf>, CliError> {
     let c = &plan.config.output;
-    let meta = SnapshotMeta {
-        a: state.a,
-        z: 1.0 / state.a - 1.0,
-        step: index,
-        ..snapshot_meta(plan, sim)
-    };
+    let meta = snapshot_meta(plan, sim, index, state.a);
     let path = out.directory.join(snapshot_dir_name(state.a));
-    let linear = |k: f64| {
-        sim.power()
-            .power_at(k, state.a, sim.growth())
-            .unwrap_or(f64::NAN)
-    };
+    let linear = linear_power(sim, state.a);
     let products = Products {
         particles: c.snapshots,
         density: c.density,

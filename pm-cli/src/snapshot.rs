@@ -433,23 +433,30 @@ pub fn wrapped_positions<T: Real>(state: &State<T>, box_size: f64) -> Vec<[T; 3]
         .collect()
 }
 
-/// The density contrast on this rank's x-planes of `mesh` and the P(k) of every rank's
-/// particles (this rank's `wrapped` positions from [`wrapped_positions`], `n` in all), as a
-/// snapshot's `density.npy` and `power.csv` hold them (the same code). Collective.
+/// The P(k) of every rank's particles (this rank's `wrapped` positions from
+/// [`wrapped_positions`], `n` in all) and, when `keep_density`, the density contrast on
+/// this rank's x-planes of `mesh`, as a snapshot's `power.csv` and `density.npy` hold them
+/// (the same code). Collective.
 pub fn density_and_power<T: Real>(
     comm: &dyn Comm,
     mesh: Mesh,
     wrapped: &[[T; 3]],
     n: usize,
     scheme: Scheme,
-) -> Result<(RealField<T>, PowerSpectrum), CliError> {
+    keep_density: bool,
+) -> Result<(Option<RealField<T>>, PowerSpectrum), CliError> {
     let DensityBlock { block, delta } = density_block::<T>(comm, mesh, wrapped, n, scheme)?;
     let options = PowerOptions {
         compensate: Some(scheme),
         ..Default::default()
     };
-    let power = power_of(comm, &block, delta.clone(), &options)?;
-    Ok((delta, power))
+    // The P(k) transforms the field in place: a copy only when the field is kept.
+    if keep_density {
+        let power = power_of(comm, &block, delta.clone(), &options)?;
+        Ok((Some(delta), power))
+    } else {
+        Ok((None, power_of(comm, &block, delta, &options)?))
+    }
 }
 
 /// The P(k) of the density contrast `delta` on `block` (consumed: transformed in place).

@@ -5,7 +5,7 @@
 use ndarray_npy::WritableElement;
 use numpy::Element;
 use pm_cli::config::{Precision, RunPlan};
-use pm_cli::run::{build_simulation, snapshot_meta};
+use pm_cli::run::{build_simulation, linear_power, snapshot_meta};
 use pm_cli::snapshot::{SnapshotMeta, density_and_power, wrapped_positions};
 use pm_decomp::SerialComm;
 use pm_fft::Real;
@@ -17,7 +17,6 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::arrays::{field_array, read_array, rows_array, vector_array};
 use crate::errors::{from_cli, from_integrate};
-use crate::simulation::interrupted;
 use crate::worker::run_detached;
 
 /// One output time's products, in memory.
@@ -82,23 +81,12 @@ fn simulate_t<'py, T: Real + Element + WritableElement>(
             None => sim.initial_state(&SerialComm),
         }
         .map_err(from_integrate)?;
-        let meta = snapshot_meta(plan, &sim);
         let mut taken = Vec::new();
         let mut failure = None;
         let mut observer = |info: &StepInfo, state: &State<T>| -> Result<(), IntegrateError> {
             if plan.outputs.contains(&info.index) {
-                let meta = SnapshotMeta {
-                    a: state.a,
-                    z: 1.0 / state.a - 1.0,
-                    step: info.index,
-                    ..meta.clone()
-                };
-                let linear = |k: f64| {
-                    sim.power()
-                        .power_at(k, state.a, sim.growth())
-                        .unwrap_or(f64::NAN)
-                };
-                match snapshot(plan, meta, state, &linear) {
+                let meta = snapshot_meta(plan, &sim, info.index, state.a);
+                match snapshot(plan, meta, state, &linear_power(&sim, state.a)) {
                     Ok(s) => taken.push(s),
                     Err(e) => {
                         let message = e.to_string();
@@ -107,10 +95,7 @@ fn simulate_t<'py, T: Real + Element + WritableElement>(
                     }
                 }
             }
-            if info.index < info.steps && stop.requested() {
-                return Err(interrupted());
-            }
-            Ok(())
+            stop.check(info)
         };
         let result = sim.evolve(start, &mut [&mut observer]);
         if let Some(e) = failure {
@@ -146,13 +131,16 @@ fn snapshot<T: Real>(
     let wrapped = wrapped_positions(state, meta.box_size);
     let (density, power) = if out.density || out.power {
         let mesh = Mesh::cubic(meta.mesh, meta.box_size)?;
-        let (delta, power) =
-            density_and_power(&SerialComm, mesh, &wrapped, state.len(), Scheme::Cic)?;
+        let (delta, power) = density_and_power(
+            &SerialComm,
+            mesh,
+            &wrapped,
+            state.len(),
+            Scheme::Cic,
+            out.density,
+        )?;
         let lin = power.k.iter().map(|&k| linear(k)).collect();
-        (
-            out.density.then_some(delta),
-            out.power.then_some((power, lin)),
-        )
+        (delta, out.power.then_some((power, lin)))
     } else {
         (None, None)
     };

@@ -12,10 +12,10 @@ use pm_adjoint::{
 use pm_cli::config::{Precision, RunPlan};
 use pm_cli::kernel::ConfiguredKernel;
 use pm_cli::run::build_simulation;
-use pm_cosmo::{Amplitude, Param};
+use pm_cosmo::{Amplitude, Cosmology, Param};
 use pm_decomp::SerialComm;
 use pm_fft::Real;
-use pm_integrate::{IntegrateError, Simulation, State, StepInfo};
+use pm_integrate::{Simulation, State, StepInfo};
 use pm_mesh::{Mesh, PowerOptions, RealField, Scheme};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -50,12 +50,6 @@ pub fn engine_of(plan: &RunPlan) -> PyResult<Engine> {
         Precision::F32 => Engine::F32(build_simulation::<f32>(plan).map_err(from_cli)?),
         Precision::F64 => Engine::F64(build_simulation::<f64>(plan).map_err(from_cli)?),
     })
-}
-
-/// The error a stopped run reports inside the worker (the worker raises Python's own
-/// exception instead).
-pub fn interrupted() -> IntegrateError {
-    IntegrateError::Observer("interrupted".into())
 }
 
 /// A simulation configured once (a dict with the TOML config's keys, a path to a TOML file,
@@ -150,18 +144,11 @@ impl PySimulation {
     /// `Omega_b`, `h`, `n_s`, `sigma8` (or `A_s`), `w0`, `wa`.
     #[getter]
     fn cosmology<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.plan.cosmology;
+        let c = &self.plan.cosmology;
         let d = PyDict::new(py);
-        d.set_item("Omega_m", c.omega_m())?;
-        d.set_item("Omega_b", c.omega_b)?;
-        d.set_item("h", c.h)?;
-        d.set_item("n_s", c.n_s)?;
-        match c.amplitude {
-            Amplitude::Sigma8(s) => d.set_item("sigma8", s)?,
-            Amplitude::As(a) => d.set_item("A_s", a)?,
+        for p in Param::ALL {
+            d.set_item(param_name(p, c), param_value(p, c))?;
         }
-        d.set_item("w0", c.w0)?;
-        d.set_item("wa", c.wa)?;
         Ok(d)
     }
 
@@ -420,12 +407,7 @@ fn evolve<T: Real>(
     let start = sim
         .initial_state_from(&SerialComm, noise)
         .map_err(from_integrate)?;
-    let mut check = |info: &StepInfo, _: &State<T>| -> Result<(), IntegrateError> {
-        if info.index < info.steps && stop.requested() {
-            return Err(interrupted());
-        }
-        Ok(())
-    };
+    let mut check = |info: &StepInfo, _: &State<T>| stop.check(info);
     sim.evolve(start, &mut [&mut check]).map_err(from_integrate)
 }
 
@@ -495,13 +477,48 @@ fn vjp_t<'py, T: Real + Element>(
             None => evolve(sim, &noise, stop)?,
         };
         let grad = vjp(&SerialComm, sim, &noise, end, bar).map_err(from_adjoint)?;
-        let cosmo = cosmology
-            .then(|| run_cosmology_gradient(&SerialComm, sim, &noise, &grad, None))
-            .transpose()
-            .map_err(cosmology_error)?;
+        let cosmo = cosmology_gradient_of(sim, &noise, &grad, cosmology)?;
         Ok((grad.noise, cosmo))
     })?;
     gradient_dict(py, plan, grad, cosmo)
+}
+
+/// A gradient parameter's name in Python: pm-cosmo's ([`Param::name`]), with the amplitude
+/// named after what normalises the cosmology (`sigma8` or `A_s`).
+fn param_name(p: Param, c: &Cosmology) -> &'static str {
+    match (p, c.amplitude) {
+        (Param::Amplitude, Amplitude::Sigma8(_)) => "sigma8",
+        (Param::Amplitude, Amplitude::As(_)) => "A_s",
+        (p, _) => p.name(),
+    }
+}
+
+/// A gradient parameter's value in `c`.
+fn param_value(p: Param, c: &Cosmology) -> f64 {
+    match p {
+        Param::OmegaM => c.omega_m(),
+        Param::OmegaB => c.omega_b,
+        Param::H => c.h,
+        Param::Ns => c.n_s,
+        Param::Amplitude => match c.amplitude {
+            Amplitude::Sigma8(v) | Amplitude::As(v) => v,
+        },
+        Param::W0 => c.w0,
+        Param::Wa => c.wa,
+    }
+}
+
+/// `dL/dtheta` of a run from `noise` whose gradients are `grad`, when `wanted`.
+fn cosmology_gradient_of<T: Real>(
+    sim: &Simulation<T, ConfiguredKernel>,
+    noise: &RealField<T>,
+    grad: &pm_adjoint::Gradient<T>,
+    wanted: bool,
+) -> PyResult<Option<CosmologyGradient>> {
+    wanted
+        .then(|| run_cosmology_gradient(&SerialComm, sim, noise, grad, None))
+        .transpose()
+        .map_err(cosmology_error)
 }
 
 /// A cosmology gradient that cannot be taken (a tabulated P(k)) says how to do without.
@@ -529,14 +546,7 @@ fn gradient_dict<'py, T: Real + Element>(
     if let Some(g) = cosmo {
         let c = PyDict::new(py);
         for p in Param::ALL {
-            let name = match p {
-                Param::Amplitude => match plan.cosmology.amplitude {
-                    Amplitude::Sigma8(_) => "sigma8",
-                    Amplitude::As(_) => "A_s",
-                },
-                p => p.name(),
-            };
-            c.set_item(name, g.get(p))?;
+            c.set_item(param_name(p, &plan.cosmology), g.get(p))?;
         }
         d.set_item("cosmology", c)?;
     }
@@ -667,10 +677,7 @@ fn value_and_grad_t<'py, T: Real + Element>(
     let (value, grad, cosmo) = run_detached(py, threads, |_| {
         let grad = value_and_gradient(&SerialComm, sim, &noise, objective.as_ref())
             .map_err(from_adjoint)?;
-        let cosmo = cosmology
-            .then(|| run_cosmology_gradient(&SerialComm, sim, &noise, &grad, None))
-            .transpose()
-            .map_err(cosmology_error)?;
+        let cosmo = cosmology_gradient_of(sim, &noise, &grad, cosmology)?;
         Ok((grad.value, grad.noise, cosmo))
     })?;
     Ok((value, gradient_dict(py, plan, grad, cosmo)?))

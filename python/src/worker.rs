@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use pm_integrate::{IntegrateError, StepInfo};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -17,6 +18,15 @@ impl Stop {
     /// True once the run should stop.
     pub fn requested(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// A step observer's check: after any step but the last, an error that ends the run
+    /// once a stop is requested (the worker then raises Python's own exception).
+    pub fn check(&self, info: &StepInfo) -> Result<(), IntegrateError> {
+        if info.index < info.steps && self.requested() {
+            return Err(IntegrateError::Observer("interrupted".into()));
+        }
+        Ok(())
     }
 }
 
